@@ -6,6 +6,9 @@
 import { build } from 'esbuild';
 import { readFileSync, rmSync, mkdirSync, chmodSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const shims = { 'string-width': fileURLToPath(new URL('./shims/string-width.mjs', import.meta.url)) };
 
 const pkg = JSON.parse(readFileSync('package.json', 'utf8'));
 const bins = Object.entries(pkg.bin ?? {});
@@ -29,6 +32,7 @@ await Promise.all(
       format: 'esm',
       target: 'node20',
       external,
+      alias: shims,
       banner: { js: banner },
       legalComments: 'none',
       minifySyntax: true,

@@ -1,1 +1,3 @@
-export {};
+export { main } from './cli/main';
+export { versionInfo, formatVersion } from './version';
+export type { VersionInfo } from './version';

@@ -1,0 +1,15 @@
+import type { CommandModule } from 'yargs';
+
+/**
+ * Every rkt command, one module each under src/commands/: the module holds the flags and help
+ * text; its implementation is imported only when the command runs, so `rkt list` never pays
+ * for openpgp, sqlite or gRPC. Add a command by adding one line here.
+ */
+const modules: Array<() => Promise<{ default: CommandModule }>> = [
+  () => import('../commands/version'),
+  () => import('../commands/completion'),
+];
+
+export async function commandModules(): Promise<CommandModule[]> {
+  return (await Promise.all(modules.map((load) => load()))).map((m) => m.default);
+}
