@@ -1,0 +1,61 @@
+/**
+ * Pod UUIDs: generation, validation, canonical form, and uuid files (`--uuid-file-save` /
+ * `--uuid-file`). Resolving a typed prefix among existing pods is `resolvePodUUID` in pods.ts.
+ */
+import { randomUUID } from 'node:crypto';
+import * as fsp from 'node:fs/promises';
+import { systemError, userError, usageError } from '@rktnetes/errors';
+import { writeFileAtomic } from './files';
+
+const CANONICAL = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+/** A new random (version 4) pod UUID in canonical form: lowercase, 8-4-4-4-12. */
+export function newPodUUID(): string {
+  return randomUUID();
+}
+
+/**
+ * Whether `s` is a UUID in any form appc accepts: 32 hex digits, with or without the dashes,
+ * any case. The all-zero UUID is rejected (appc treats it as empty).
+ */
+export function isValidUUID(s: string): boolean {
+  const hex = s.replace(/-/g, '');
+  return /^[0-9a-fA-F]{32}$/.test(hex) && !/^0+$/.test(hex) && (s.length === 32 || CANONICAL.test(s.toLowerCase()));
+}
+
+/**
+ * The canonical form (lowercase, dashed) of a full UUID. Throws a usage error `uuid.invalid`
+ * when `s` is not one.
+ */
+export function normalizeUUID(s: string): string {
+  if (!isValidUUID(s)) throw usageError('uuid.invalid', `invalid pod uuid ${JSON.stringify(s)}`, { details: { uuid: s } });
+  const h = s.replace(/-/g, '').toLowerCase();
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+}
+
+/** Whether `s` is already in canonical form (how pod directories are named). */
+export function isCanonicalUUID(s: string): boolean {
+  return CANONICAL.test(s) && isValidUUID(s);
+}
+
+/**
+ * Reads a uuid file (`--uuid-file`): the text with surrounding blanks removed. The content is
+ * resolved like a typed uuid, so a prefix is accepted. Errors: system `uuid-file.read`, user
+ * `uuid-file.empty`.
+ */
+export async function readUUIDFile(path: string): Promise<string> {
+  let text: string;
+  try {
+    text = await fsp.readFile(path, 'utf8');
+  } catch (e) {
+    throw systemError('uuid-file.read', `cannot read uuid file ${path}`, { cause: e, details: { path } });
+  }
+  const uuid = text.trim();
+  if (uuid === '') throw userError('uuid-file.empty', `uuid file ${path} is empty`, { details: { path } });
+  return uuid;
+}
+
+/** Writes a uuid file (`--uuid-file-save`): the canonical uuid, no newline, mode 0644 (as rkt). */
+export async function writeUUIDFile(path: string, uuid: string): Promise<void> {
+  await writeFileAtomic(path, normalizeUUID(uuid), 0o644);
+}
