@@ -1,0 +1,194 @@
+/**
+ * The rows of the store database and their mapping to the data the API returns.
+ */
+import type { Database } from './db';
+import { retryBusy } from './db';
+import type { NameValue } from './deps';
+
+/** What the store knows about one image. */
+export interface ImageInfo {
+  /** `sha512-` + 128 hex digits: the sha512 of the uncompressed image */
+  key: string;
+  name: string;
+  labels: NameValue[];
+  annotations: NameValue[];
+  importTime: Date;
+  lastUsed: Date;
+  /** fetched without asking for a version (preferred when resolving a name without version) */
+  latest: boolean;
+  /** bytes of the uncompressed image */
+  size: number;
+  /** bytes of the last rendered tree of this image (0 when none) */
+  treeStoreSize: number;
+}
+
+/** Where an image was downloaded from, for HTTP caching. */
+export interface Remote {
+  url: string;
+  sigUrl?: string;
+  etag?: string;
+  /** seconds, from Cache-Control max-age */
+  cacheMaxAge?: number;
+  downloadTime: Date;
+  blobKey: string;
+}
+
+export interface ImageRow {
+  key: string;
+  name: string;
+  labels: string;
+  annotations: string | null;
+  manifest: string;
+  import_time: number;
+  last_used: number;
+  latest: number;
+  size: number;
+  tree_store_size: number;
+}
+
+interface RemoteRow {
+  url: string;
+  sig_url: string | null;
+  etag: string | null;
+  cache_max_age: number | null;
+  download_time: number;
+  blob_key: string;
+}
+
+function parseNameValues(json: string | null): NameValue[] {
+  if (!json) return [];
+  const v: unknown = JSON.parse(json);
+  if (!Array.isArray(v)) return [];
+  return v.filter(
+    (x): x is NameValue => typeof x === 'object' && x !== null && typeof x.name === 'string' && typeof x.value === 'string',
+  );
+}
+
+export function rowToInfo(r: ImageRow): ImageInfo {
+  return {
+    key: r.key,
+    name: r.name,
+    labels: parseNameValues(r.labels),
+    annotations: parseNameValues(r.annotations),
+    importTime: new Date(r.import_time),
+    lastUsed: new Date(r.last_used),
+    latest: r.latest !== 0,
+    size: r.size,
+    treeStoreSize: r.tree_store_size,
+  };
+}
+
+function rowToRemote(r: RemoteRow): Remote {
+  const out: Remote = { url: r.url, downloadTime: new Date(r.download_time), blobKey: r.blob_key };
+  if (r.sig_url !== null) out.sigUrl = r.sig_url;
+  if (r.etag !== null) out.etag = r.etag;
+  if (r.cache_max_age !== null) out.cacheMaxAge = r.cache_max_age;
+  return out;
+}
+
+/** Prepared statements over one connection; every call retries while the database is busy. */
+export class Rows {
+  constructor(private readonly db: Database) {}
+
+  private all<T>(what: string, sql: string, ...params: unknown[]): T[] {
+    return retryBusy(what, () => this.db.prepare(sql).all(...params) as T[]);
+  }
+
+  private get<T>(what: string, sql: string, ...params: unknown[]): T | undefined {
+    return retryBusy(what, () => this.db.prepare(sql).get(...params) as T | undefined);
+  }
+
+  private run(what: string, sql: string, ...params: unknown[]): number {
+    return retryBusy(what, () => this.db.prepare(sql).run(...params).changes);
+  }
+
+  /** Runs `fn` in an IMMEDIATE transaction (write lock taken up front, so no upgrade deadlocks). */
+  write<T>(what: string, fn: () => T): T {
+    const tx = this.db.transaction(fn);
+    return retryBusy(what, () => tx.immediate());
+  }
+
+  image(key: string): ImageRow | undefined {
+    return this.get('look up image', 'SELECT * FROM images WHERE key = ?', key);
+  }
+
+  /** Up to `limit` keys starting with `prefix` (a validated `sha512-<hex>`). */
+  keysWithPrefix(prefix: string, limit: number): string[] {
+    return this.all<{ key: string }>('resolve image ID', "SELECT key FROM images WHERE key >= ? AND key < ? ORDER BY key LIMIT ?", prefix, `${prefix}g`, limit).map(
+      (r) => r.key,
+    );
+  }
+
+  imagesNamed(name: string): ImageRow[] {
+    return this.all('look up image name', 'SELECT * FROM images WHERE name = ?', name);
+  }
+
+  images(): ImageRow[] {
+    return this.all('list images', 'SELECT * FROM images ORDER BY import_time, key');
+  }
+
+  keys(): Set<string> {
+    return new Set(this.all<{ key: string }>('list images', 'SELECT key FROM images').map((r) => r.key));
+  }
+
+  insertImage(r: ImageRow): boolean {
+    return (
+      this.run(
+        'add image',
+        `INSERT INTO images (key, name, labels, annotations, manifest, import_time, last_used, latest, size, tree_store_size)
+         VALUES (@key, @name, @labels, @annotations, @manifest, @import_time, @last_used, @latest, @size, @tree_store_size)
+         ON CONFLICT (key) DO NOTHING`,
+        r,
+      ) > 0
+    );
+  }
+
+  markLatest(key: string): void {
+    this.run('update image', 'UPDATE images SET latest = 1 WHERE key = ?', key);
+  }
+
+  touch(key: string, when: number): void {
+    this.run('update image', 'UPDATE images SET last_used = ? WHERE key = ?', when, key);
+  }
+
+  setTreeStoreSize(key: string, size: number): void {
+    this.run('update image', 'UPDATE images SET tree_store_size = ? WHERE key = ?', size, key);
+  }
+
+  /** Deletes the image row and the remotes pointing at it; returns whether a row existed. */
+  deleteImage(key: string): boolean {
+    return this.write('remove image', () => {
+      const n = this.db.prepare('DELETE FROM images WHERE key = ?').run(key).changes;
+      this.db.prepare('DELETE FROM remotes WHERE blob_key = ?').run(key);
+      return n > 0;
+    });
+  }
+
+  remote(url: string): Remote | undefined {
+    const r = this.get<RemoteRow>('look up remote', 'SELECT * FROM remotes WHERE url = ?', url);
+    return r && rowToRemote(r);
+  }
+
+  remotes(): Remote[] {
+    return this.all<RemoteRow>('list remotes', 'SELECT * FROM remotes ORDER BY url').map(rowToRemote);
+  }
+
+  upsertRemote(r: Remote): void {
+    this.run(
+      'record remote',
+      `INSERT INTO remotes (url, sig_url, etag, cache_max_age, download_time, blob_key) VALUES (?, ?, ?, ?, ?, ?)
+       ON CONFLICT (url) DO UPDATE SET sig_url = excluded.sig_url, etag = excluded.etag, cache_max_age = excluded.cache_max_age,
+         download_time = excluded.download_time, blob_key = excluded.blob_key`,
+      r.url,
+      r.sigUrl ?? null,
+      r.etag ?? null,
+      r.cacheMaxAge ?? null,
+      r.downloadTime.getTime(),
+      r.blobKey,
+    );
+  }
+
+  integrity(): string[] {
+    return this.all<{ quick_check: string }>('check database', 'PRAGMA quick_check').map((r) => r.quick_check);
+  }
+}
