@@ -1,0 +1,58 @@
+/**
+ * What every fly entrypoint gets from its caller, and the small helpers they share.
+ */
+import { readFileSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import { formatIntFile, readFileTolerantSync, parseIntFile } from '@rktnetes/common';
+import { createLogger, type Logger } from '@rktnetes/log';
+import type { Sys } from '@rktnetes/sys';
+
+/** The context of one entrypoint invocation. */
+export interface EntrypointContext {
+  sys: Sys;
+  /** the pod directory: the working directory stage0 runs every entrypoint in */
+  podDir: string;
+  /** the environment stage0 gave (RKT_LOCK_FD, PATH, ...) */
+  env: NodeJS.ProcessEnv;
+  log: Logger;
+  /** `performance.now()` when the executable started its own code (run reports its cost) */
+  startedAt?: number;
+}
+
+/**
+ * fly-internal file in the pod directory: the process group the app started in, written by
+ * run next to `pid` (rkt's fly does the same). stop kills the whole group with `--force` when
+ * the app leads its own group, so that children holding the pod lock die too.
+ */
+export const PGID_FILE = 'pgid';
+
+/** `<pod>/pgid`. */
+export const podPgidPath = (podDir: string) => join(podDir, PGID_FILE);
+
+/** Reads `<pod>/pgid`; undefined when absent or unreadable. */
+export function readPodPgid(podDir: string): number | undefined {
+  const text = readFileTolerantSync(podPgidPath(podDir));
+  if (text === undefined) return undefined;
+  try {
+    return parseIntFile(text, podPgidPath(podDir));
+  } catch {
+    return undefined;
+  }
+}
+
+/** The process group of this process (field 5 of /proc/self/stat). */
+export function ownProcessGroup(): number {
+  const stat = readFileSync('/proc/self/stat', 'utf8');
+  return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[2]);
+}
+
+/** The pgid file's content. */
+export const formatPgid = (pgid: number) => formatIntFile(pgid);
+
+/**
+ * A logger that writes synchronously to stderr: run ends in execve, which drops anything still
+ * queued on process.stderr.
+ */
+export function flyLogger(debug: boolean): Logger {
+  return createLogger({ prefix: 'stage1-fly', debug, write: (line) => void writeSync(2, `${line}\n`) });
+}
