@@ -1,1 +1,54 @@
-export {};
+/**
+ * @rktnetes/stage1-coreos: the coreos stage1 flavor. The executable is the bundled
+ * `stage1-coreos.mjs` inside `dist/stage1-coreos.aci`; this module exports its building blocks
+ * for tests and tools (the spec format, the seccomp compiler, the cgroup plan).
+ */
+export { runPod, MASKED_PATHS, READONLY_PATHS, INIT_PATH, INIT_SPEC_PATH, STOP_TIMEOUT_SECONDS, METADATA_SERVICE_PORT, type RunContext } from './run/run';
+export { prepareApp, type PreparedApp, type AppOptions } from './run/app';
+export { appCapabilities, capMask, type AppCapabilities } from './run/caps';
+export {
+  detectHierarchies,
+  isUnified,
+  planPodCgroups,
+  createPodCgroups,
+  removeCgroups,
+  findPodCgroups,
+  cgroupProcs,
+  cgroupTree,
+  podCgroupName,
+  sharesToWeight,
+  ALLOWED_DEVICES,
+  STAGE1_LEAF,
+  CPU_PERIOD_US,
+  type Hierarchy,
+  type AppResources,
+  type CgroupPlan,
+} from './run/cgroups';
+export { resolveExec, composeEnvironment } from './run/exec';
+export { resolveIdentity, type AppIdentity } from './run/identity';
+export { setupAppFs, enterPrivateMountNamespace, bindSelf, APP_DEVICES, APP_DEV_LINKS, type AppFsSpec, type AppBind } from './run/mounts';
+export { planNetwork, readNetnsFile, releaseNetwork, type NetworkPlan } from './run/network';
+export { resolveInRoot, ensureMountTarget } from './run/rootfs';
+export { writeRuntimeConfig, readRuntimeConfig, type RuntimeConfig } from './run/runtime-config';
+export { formatInitSpec, escapeSpecValue, unescapeSpecValue, INIT_SPEC_VERSION, type InitSpec, type InitApp } from './run/spec';
+export { appMounts, volumeSource, prepareEmptyVolume, type AppMount } from './run/volumes';
+export {
+  seccompPolicy,
+  compileSeccompFilter,
+  evaluateSeccompFilter,
+  DEFAULT_SECCOMP_ERRNO,
+  AUDIT_ARCH_X86_64,
+  SECCOMP_RET_ALLOW,
+  SECCOMP_RET_ERRNO,
+  SECCOMP_RET_KILL_PROCESS,
+  type SeccompPolicy,
+  type SeccompMode,
+  type CompiledFilter,
+  type BpfInsn,
+} from './seccomp/filter';
+export { DEFAULT_WHITELIST, DEFAULT_BLACKLIST, ALWAYS_ALLOWED, SYSCALL_GROUPS } from './seccomp/groups';
+export { SYSCALLS_X86_64 } from './seccomp/syscalls-x86_64';
+export { gcPod, type GcContext } from './entrypoints/gc';
+export { stopPod, belongsToPod, type StopContext } from './entrypoints/stop';
+export { enterPod, appHostPid, nsenterArgv, type EnterContext } from './entrypoints/enter';
+export { ENTRYPOINTS, runEntrypoint, type EntrypointName, type EntrypointContext } from './entrypoints/dispatch';

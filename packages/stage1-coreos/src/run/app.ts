@@ -1,0 +1,125 @@
+/**
+ * One app of the pod, resolved from its runtime app and image manifest into everything the
+ * init needs: identity, program, environment, capabilities, seccomp, resources and mounts.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { appImageManifestPath, appRootfsPath, type EnvEntry } from '@rktnetes/common';
+import { userError } from '@rktnetes/errors';
+import {
+  type App,
+  type ImageManifest,
+  type NoNewPrivilegesIsolator,
+  type OomScoreAdjIsolator,
+  type PodManifest,
+  type RuntimeApp,
+  type SeccompIsolator,
+  type TypedIsolator,
+  parseImageManifest,
+  parseIsolator,
+} from '@rktnetes/schema';
+import { type SeccompPolicy, seccompPolicy } from '../seccomp/filter';
+import { type AppCapabilities, appCapabilities } from './caps';
+import type { AppResources } from './cgroups';
+import { composeEnvironment, resolveExec } from './exec';
+import { type AppIdentity, resolveIdentity } from './identity';
+import { type AppMount, appMounts } from './volumes';
+
+/** Options of the pod that shape every app. */
+export interface AppOptions {
+  disableCapabilitiesRestriction: boolean;
+  disableSeccomp: boolean;
+  /** `AC_METADATA_URL`, when the metadata service is used */
+  metadataUrl?: string;
+  /** called for isolators this stage1 does not apply */
+  warn?: (message: string) => void;
+}
+
+/** An app ready to be handed to the init. */
+export interface PreparedApp {
+  name: string;
+  /** host path of its root filesystem */
+  root: string;
+  image: ImageManifest;
+  app: App;
+  identity: AppIdentity;
+  workDir: string;
+  /** argv; argv[0] is the program's path inside the app */
+  argv: string[];
+  env: EnvEntry[];
+  caps: AppCapabilities;
+  /** undefined: no seccomp filter */
+  seccomp?: SeccompPolicy;
+  noNewPrivs: boolean;
+  resources: AppResources;
+  oomScoreAdj?: number;
+  mounts: AppMount[];
+  readOnlyRootFS: boolean;
+}
+
+const APPLIED = new Set([
+  'resource/memory',
+  'resource/cpu',
+  'os/linux/capabilities-retain-set',
+  'os/linux/capabilities-remove-set',
+  'os/linux/no-new-privileges',
+  'os/linux/seccomp-retain-set',
+  'os/linux/seccomp-remove-set',
+  'os/linux/oom-score-adj',
+  'os/linux/cpu-shares',
+]);
+
+const last = <K extends TypedIsolator['kind']>(list: readonly TypedIsolator[], ...kinds: K[]) =>
+  list.filter((i): i is Extract<TypedIsolator, { kind: K }> => (kinds as string[]).includes(i.kind)).at(-1);
+
+/**
+ * Resolves one app of the pod. The runtime app's `app` (what stage0 wrote, possibly with
+ * command-line overrides) wins over the image's. Later isolators override earlier ones of the
+ * same name; isolators this stage1 does not apply are reported through `opts.warn` and ignored.
+ * Errors (user): `stage1.app.missing` (no rootfs), `stage1.exec.*`, `stage1.user.*`,
+ * `stage1.group.*`, `stage1.seccomp.*`, `stage1.volume.*`, schema errors of the manifests.
+ */
+export function prepareApp(pod: string, ra: RuntimeApp, manifest: PodManifest, opts: AppOptions): PreparedApp {
+  const root = appRootfsPath(pod, ra.name);
+  if (!existsSync(root)) throw userError('stage1.app.missing', `app ${ra.name}: no root filesystem at ${root}`, { details: { app: ra.name } });
+  const imagePath = appImageManifestPath(pod, ra.name);
+  const image = parseImageManifest(readFileSync(imagePath), { source: imagePath });
+  const app = ra.app ?? image.app;
+  if (!app) throw userError('stage1.exec.missing', `app ${ra.name} has no executable`, { details: { app: ra.name } });
+  const workDir = app.workingDirectory || '/';
+  const identity = resolveIdentity(root, ra.name, app.user, app.group, app.supplementaryGIDs);
+  const program = resolveExec(root, ra.name, app.exec, workDir, app.environment);
+  const isolators = (app.isolators ?? []).map((i) => parseIsolator(i));
+  for (const i of isolators) {
+    const name = i.kind === 'unknown' ? i.name : i.kind;
+    if (!APPLIED.has(name)) opts.warn?.(`app ${ra.name}: isolator ${name} is not supported by stage1-coreos, ignoring it`);
+  }
+  const caps = appCapabilities(isolators, identity.uid, opts.disableCapabilitiesRestriction);
+  const seccomp = opts.disableSeccomp ? undefined : seccompPolicy(last(isolators, 'os/linux/seccomp-retain-set', 'os/linux/seccomp-remove-set') as SeccompIsolator | undefined);
+  const nnp = last(isolators, 'os/linux/no-new-privileges') as NoNewPrivilegesIsolator | undefined;
+  const memory = last(isolators, 'resource/memory');
+  const cpu = last(isolators, 'resource/cpu');
+  const shares = last(isolators, 'os/linux/cpu-shares');
+  const oom = last(isolators, 'os/linux/oom-score-adj') as OomScoreAdjIsolator | undefined;
+  const resources: AppResources = {};
+  if (memory?.limit !== undefined) resources.memoryLimit = memory.limit;
+  if (cpu?.limit !== undefined) resources.cpuLimitMilli = cpu.limit;
+  if (shares !== undefined) resources.cpuShares = shares.value;
+  return {
+    name: ra.name,
+    root,
+    image,
+    app,
+    identity,
+    workDir,
+    argv: [program, ...(app.exec ?? []).slice(1)],
+    env: composeEnvironment(ra.name, app.environment, opts.metadataUrl),
+    caps,
+    ...(seccomp ? { seccomp } : {}),
+    // rkt: an app that does not run as root gets no_new_privs whenever it has a seccomp filter
+    noNewPrivs: (nnp?.value ?? false) || (seccomp !== undefined && identity.uid !== 0),
+    resources,
+    ...(oom ? { oomScoreAdj: oom.value } : {}),
+    mounts: appMounts(ra, app, manifest.volumes),
+    readOnlyRootFS: ra.readOnlyRootFS ?? false,
+  };
+}

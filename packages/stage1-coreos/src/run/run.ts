@@ -1,0 +1,219 @@
+/**
+ * The run entrypoint: prepares the pod from Node and execs the init, so that no Node process
+ * stays resident while the pod runs.
+ *
+ * Order: parse argv; plan the network; resolve every app; create the pod cgroups (recorded in
+ * `runtime-config` first, so that gc finds them whatever happens next) and write `subcgroup`;
+ * write the stage1 files (env files, seccomp programs, hostname, hosts); enter a private mount
+ * namespace and make the mounts; write the init spec; exec the init with the lock fd.
+ */
+import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import {
+  appEnvPathIn,
+  formatEnvFile,
+  hostsFallbackPathIn,
+  hostsPathIn,
+  podManifestPath,
+  relAppRootfsPath,
+  resolvConfPathIn,
+  stage1RootfsPath,
+  subcgroupPath,
+  writeFileAtomicSync,
+} from '@rktnetes/common';
+import { userError } from '@rktnetes/errors';
+import { parsePodManifest } from '@rktnetes/schema';
+import { type RunArgs, lockFdFromEnv, parseRunArgs } from '@rktnetes/stage1-abi';
+import { readMountInfo, type Sys } from '@rktnetes/sys';
+import { compileSeccompFilter } from '../seccomp/filter';
+import { type PreparedApp, prepareApp } from './app';
+import { createPodCgroups, detectHierarchies, planPodCgroups, type CgroupPlan } from './cgroups';
+import { type AppBind, bindSelf, enterPrivateMountNamespace, setupAppFs, stdinTerminal } from './mounts';
+import { planNetwork } from './network';
+import { writeRuntimeConfig } from './runtime-config';
+import { formatInitSpec, type InitSpec } from './spec';
+import { prepareEmptyVolume } from './volumes';
+
+/** Paths hidden from apps unless `--disable-paths` (rkt's protectKernelHidden*, Docker's masked paths). */
+export const MASKED_PATHS: readonly string[] = [
+  '/proc/acpi',
+  '/proc/config.gz',
+  '/proc/kallsyms',
+  '/proc/kcore',
+  '/proc/keys',
+  '/proc/kmem',
+  '/proc/latency_stats',
+  '/proc/mem',
+  '/proc/sched_debug',
+  '/proc/scsi',
+  '/proc/timer_list',
+  '/proc/timer_stats',
+  '/sys/devices/virtual/powercap',
+  '/sys/firmware',
+  '/sys/fs',
+  '/sys/hypervisor',
+  '/sys/module',
+  '/sys/power',
+];
+
+/** Paths made read-only for apps unless `--disable-paths` (/sys is read-only as a whole). */
+export const READONLY_PATHS: readonly string[] = ['/proc/bus', '/proc/fs', '/proc/irq', '/proc/sys', '/proc/sysrq-trigger'];
+
+/** Where the init program and its spec are, relative to the stage1 root. */
+export const INIT_PATH = 'init';
+export const INIT_SPEC_PATH = 'rkt/init.spec';
+/** Directories of the stage1 root that run and the init write to. */
+export const STAGE1_STATE_DIRS = ['rkt/status', 'rkt/env', 'rkt/seccomp', 'rkt/pids', 'etc'] as const;
+/** Port of rkt's metadata service (`AC_METADATA_URL`). */
+export const METADATA_SERVICE_PORT = 18112;
+/** Seconds the init waits between SIGTERM and SIGKILL when the pod stops. */
+export const STOP_TIMEOUT_SECONDS = 10;
+
+/** What runPod needs from its surroundings. */
+export interface RunContext {
+  sys: Sys;
+  /** the pod directory (the entrypoint's working directory) */
+  pod: string;
+  env: NodeJS.ProcessEnv;
+  warn: (message: string) => void;
+  debug: (message: string) => void;
+}
+
+function hostsBinds(s1: string, args: RunArgs, hostname: string, warn: (m: string) => void): AppBind[] {
+  const hosts = args.dnsConfMode?.hosts ?? 'default';
+  const resolv = args.dnsConfMode?.resolv ?? 'default';
+  const entry = `127.0.0.1 ${hostname}\n`;
+  const addEntry = (file: string) => {
+    const text = existsSync(file) ? readFileSync(file, 'utf8') : '';
+    if (!text.split('\n').includes(entry.trimEnd())) appendFileSync(file, (text === '' || text.endsWith('\n') ? '' : '\n') + entry);
+  };
+  const binds: AppBind[] = [{ source: join(s1, 'etc/hostname'), path: '/etc/hostname' }];
+  if (hosts === 'host') binds.push({ source: '/etc/hosts', path: '/etc/hosts', readOnly: true });
+  else if (hosts === 'stage0') {
+    addEntry(hostsPathIn(s1));
+    binds.push({ source: hostsPathIn(s1), path: '/etc/hosts' });
+  } else {
+    addEntry(hostsFallbackPathIn(s1));
+    binds.push({ source: hostsFallbackPathIn(s1), path: '/etc/hosts', ifMissing: true });
+  }
+  if (resolv === 'host' && existsSync('/etc/resolv.conf')) binds.push({ source: '/etc/resolv.conf', path: '/etc/resolv.conf', readOnly: true });
+  else if (resolv === 'stage0') {
+    if (existsSync(resolvConfPathIn(s1))) binds.push({ source: resolvConfPathIn(s1), path: '/etc/resolv.conf' });
+    else warn(`--dns-conf-mode=resolv=stage0 but stage0 wrote no ${resolvConfPathIn(s1)}, apps keep their own /etc/resolv.conf`);
+  }
+  return binds;
+}
+
+function initApp(a: PreparedApp, plan: CgroupPlan, args: RunArgs): InitSpec['apps'][number] {
+  return {
+    name: a.name,
+    root: relAppRootfsPath(a.name),
+    cgroups: plan.appProcs[a.name] ?? [],
+    masks: args.disablePaths ? [] : [...MASKED_PATHS],
+    readOnly: args.disablePaths ? [] : [...READONLY_PATHS],
+    workdir: a.workDir,
+    uid: a.identity.uid,
+    gid: a.identity.gid,
+    groups: a.identity.groups,
+    bounding: a.caps.bounding,
+    inheritable: a.caps.inheritable,
+    ambient: a.caps.ambient,
+    noNewPrivs: a.noNewPrivs,
+    ...(a.seccomp ? { seccomp: `/rkt/seccomp/${a.name}.bpf` } : {}),
+    ...(a.oomScoreAdj !== undefined ? { oomScoreAdj: a.oomScoreAdj } : {}),
+    env: a.env,
+    argv: a.argv,
+  };
+}
+
+/**
+ * Runs the pod described by the pod directory `ctx.pod`: never returns (the process becomes the
+ * init), or throws. Errors (user): `stage1.private-users.unsupported`,
+ * `stage1.mutable.unsupported`, `stage1.pod.no-apps`, `stage1.interactive.multiple-apps`,
+ * `stage1.net.*`, and those of {@link prepareApp}; (system) `stage1.cgroup.*`, `sys.*`.
+ */
+export function runPod(argv: readonly string[], ctx: RunContext): never {
+  const args = parseRunArgs(argv);
+  const lockFd = lockFdFromEnv(ctx.env);
+  const { pod, sys } = ctx;
+  if (args.privateUsers) throw userError('stage1.private-users.unsupported', '--private-users is not implemented yet in stage1-coreos');
+  if (args.mutable) throw userError('stage1.mutable.unsupported', 'stage1-coreos does not support mutable pods yet');
+  const network = planNetwork(pod, args.net);
+  const manifest = parsePodManifest(readFileSync(podManifestPath(pod)), { source: podManifestPath(pod) });
+  if (manifest.apps.length === 0) throw userError('stage1.pod.no-apps', `pod ${args.uuid} has no apps`);
+  if (args.interactive && manifest.apps.length > 1) throw userError('stage1.interactive.multiple-apps', '--interactive needs a pod with exactly one app');
+  const s1 = stage1RootfsPath(pod);
+  const hostname = args.hostname ?? `rkt-${args.uuid}`;
+  const metadataUrl = args.mdsToken ? `http://127.0.0.1:${METADATA_SERVICE_PORT}/${args.mdsToken}` : undefined;
+  const apps = manifest.apps.map((ra) =>
+    prepareApp(pod, ra, manifest, {
+      disableCapabilitiesRestriction: args.disableCapabilitiesRestriction,
+      disableSeccomp: args.disableSeccomp,
+      ...(metadataUrl ? { metadataUrl } : {}),
+      warn: ctx.warn,
+    }),
+  );
+
+  const hierarchies = detectHierarchies(readFileSync('/proc/self/cgroup', 'utf8'), readMountInfo());
+  const plan = planPodCgroups(
+    hierarchies,
+    args.uuid,
+    apps.map((a) => ({ name: a.name, resources: a.resources })),
+    { restrictDevices: !args.disablePaths },
+  );
+  for (const w of plan.warnings) ctx.warn(w);
+  writeRuntimeConfig(pod, { cgroups: plan.dirs.filter((d) => d.endsWith(`/rkt-${args.uuid}`)) });
+  createPodCgroups(plan);
+  writeFileAtomicSync(subcgroupPath(pod), plan.subcgroup, 0o644);
+  ctx.debug(`pod cgroups: ${plan.dirs.join(' ')}`);
+
+  for (const d of STAGE1_STATE_DIRS) mkdirSync(join(s1, d), { recursive: true, mode: 0o755 });
+  writeFileSync(join(s1, 'etc/hostname'), `${hostname}\n`);
+  const etc = hostsBinds(s1, args, hostname, ctx.warn);
+  for (const a of apps) {
+    writeFileSync(appEnvPathIn(s1, a.name), formatEnvFile(a.env), { mode: 0o644 });
+    if (a.seccomp) {
+      const filter = compileSeccompFilter(a.seccomp);
+      ctx.debug(`app ${a.name}: seccomp ${a.seccomp.mode} of ${a.seccomp.syscalls.length} calls, ${filter.insns.length} instructions`);
+      writeFileSync(join(s1, 'rkt/seccomp', `${a.name}.bpf`), filter.bytes, { mode: 0o644 });
+    }
+  }
+
+  const console = args.interactive ? stdinTerminal() : undefined;
+  enterPrivateMountNamespace(sys);
+  bindSelf(sys, s1);
+  for (const a of apps) {
+    const binds: AppBind[] = a.mounts.map((m) => ({
+      source: m.volume.kind === 'empty' ? prepareEmptyVolume(pod, m.volume) : m.volume.source!,
+      path: m.path,
+      readOnly: m.readOnly,
+      recursive: m.volume.recursive ?? true,
+    }));
+    binds.sort((x, y) => x.path.split('/').length - y.path.split('/').length);
+    setupAppFs(sys, { name: a.name, root: a.root, binds: [...binds, ...etc], readOnlyRootFS: a.readOnlyRootFS, ...(console ? { console } : {}) });
+  }
+
+  const spec: InitSpec = {
+    debug: args.debug,
+    lockFd,
+    stage1Root: s1,
+    hostname,
+    network,
+    ipc: args.ipc === 'parent' ? 'parent' : 'private',
+    interactive: args.interactive,
+    stopTimeoutSeconds: STOP_TIMEOUT_SECONDS,
+    cgroupJoins: plan.joins,
+    cgroupMoves: plan.moves,
+    cgroupWrites: plan.unified ? plan.writes : [],
+    apps: apps.map((a) => initApp(a, plan, args)),
+  };
+  const specPath = join(s1, INIT_SPEC_PATH);
+  writeFileSync(specPath, formatInitSpec(spec), { mode: 0o600 });
+  ctx.debug(`exec ${join(s1, INIT_PATH)} ${specPath}`);
+  return sys.execve(join(s1, INIT_PATH), [INIT_PATH, specPath], {}, { keepFds: [lockFd] });
+}
+
+/** A logger line written synchronously (output queued on process.stderr is lost at exec). */
+export function writeStderrSync(line: string): void {
+  writeSync(2, `${line}\n`);
+}
