@@ -8,6 +8,21 @@ import type { CommandModule } from 'yargs';
 const modules: Array<() => Promise<{ default: CommandModule }>> = [
   () => import('../commands/version'),
   () => import('../commands/completion'),
+  () => import('../commands/image'),
+  () => import('../commands/fetch'),
+  () => import('../commands/trust'),
+  () => import('../commands/config'),
+  () => import('../commands/run'),
+  () => import('../commands/prepare'),
+  () => import('../commands/run-prepared'),
+  () => import('../commands/list'),
+  () => import('../commands/status'),
+  () => import('../commands/stop'),
+  () => import('../commands/rm'),
+  () => import('../commands/gc'),
+  () => import('../commands/cat-manifest'),
+  () => import('../commands/enter'),
+  () => import('../commands/export'),
 ];
 
 export async function commandModules(): Promise<CommandModule[]> {

@@ -1,0 +1,94 @@
+/**
+ * `rkt gc [--grace-period=30m] [--expire-prepared=24h] [--mark-only]`: the passes of
+ * docs/pod-lifecycle.md. Exited pods are marked (moved to `exited-garbage`, which starts the
+ * grace period), aborted prepares and expired prepared pods moved to `garbage`; then marked
+ * pods older than the grace period and all garbage are deleted. Pods another process is
+ * working on are skipped.
+ */
+import * as fsp from 'node:fs/promises';
+import { isPodGone, listPods, renamePod, type PodDirState, type PodState } from '@rktnetes/common';
+import { oneLine } from '@rktnetes/errors';
+import type { Context } from '../../cli/context';
+import { deletePod } from '../delete';
+import { formatGoDuration, quote } from '../format';
+import { podStatus, type PodStatus } from '../info';
+import { podSys, tryLockPod } from '../lock';
+
+export interface GcOptions {
+  /** ms a marked pod is kept before deletion (default 30 minutes) */
+  gracePeriodMs: number;
+  /** ms after which a prepared pod that never ran is discarded (default 24 hours) */
+  expirePreparedMs: number;
+  markOnly: boolean;
+}
+
+export const DEFAULT_GRACE_PERIOD_MS = 30 * 60_000;
+export const DEFAULT_EXPIRE_PREPARED_MS = 24 * 3_600_000;
+
+async function podsIn(ctx: Context, dir: PodDirState): Promise<PodStatus[]> {
+  const out: PodStatus[] = [];
+  for (const loc of await listPods(ctx.dataDir, [dir])) {
+    const st = await podStatus(ctx.dataDir, loc);
+    if (st) out.push(st);
+  }
+  return out;
+}
+
+/** Renames pods of `dir` in `state` to `to`, reporting each; lost races are ignored. */
+async function mark(ctx: Context, dir: PodDirState, state: PodState, to: PodDirState, message: (p: PodStatus) => string, filter?: (p: PodStatus) => Promise<boolean>): Promise<void> {
+  for (const p of await podsIn(ctx, dir)) {
+    if (p.state !== state || p.dir !== dir) continue;
+    if (filter && !(await filter(p))) continue;
+    process.stderr.write(`${message(p)}\n`);
+    try {
+      await renamePod(ctx.dataDir, p.uuid, dir, to, state);
+    } catch (e) {
+      if (!isPodGone(e)) ctx.log.warn(`rename error: ${oneLine(e)}`);
+    }
+  }
+}
+
+/** ms since the pod directory's change time (its last rename). */
+async function ageOf(p: PodStatus): Promise<number | undefined> {
+  try {
+    return Date.now() - (await fsp.lstat(p.path)).ctimeMs;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Locks and deletes pods of `dir` accepted by `ready`. */
+async function sweep(ctx: Context, dir: PodDirState, ready: (p: PodStatus) => Promise<boolean>): Promise<void> {
+  const sys = podSys();
+  for (const p of await podsIn(ctx, dir)) {
+    if (p.dir !== dir || !(await ready(p))) continue;
+    const lock = tryLockPod(p.path, sys);
+    if (!lock) continue;
+    try {
+      process.stdout.write(`Garbage collecting pod ${quote(p.uuid)}\n`);
+      await deletePod(ctx, sys, p);
+    } finally {
+      lock.close();
+    }
+  }
+}
+
+/** Runs the gc passes. */
+export async function gcCommand(ctx: Context, o: GcOptions): Promise<void> {
+  await mark(ctx, 'run', 'exited', 'exited-garbage', (p) => `moving pod ${quote(p.uuid)} to garbage`);
+  await mark(ctx, 'prepare', 'aborted prepare', 'garbage', (p) => `moving failed prepare ${quote(p.uuid)} to garbage`);
+  if (o.markOnly) return;
+  await mark(ctx, 'prepared', 'prepared', 'garbage', (p) => `moving expired prepared pod ${quote(p.uuid)} to garbage`, async (p) => {
+    const age = await ageOf(p);
+    return age !== undefined && (o.expirePreparedMs <= 0 || age >= o.expirePreparedMs);
+  });
+  await sweep(ctx, 'exited-garbage', async (p) => {
+    if (p.state !== 'exited garbage') return false;
+    const age = await ageOf(p);
+    if (age === undefined) return false;
+    if (o.gracePeriodMs <= 0 || age >= o.gracePeriodMs) return true;
+    process.stderr.write(`pod ${quote(p.uuid)} not removed: still within grace period (${formatGoDuration(o.gracePeriodMs)})\n`);
+    return false;
+  });
+  await sweep(ctx, 'garbage', async (p) => p.state === 'garbage');
+}
