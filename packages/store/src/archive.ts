@@ -1,7 +1,7 @@
 /**
  * Image sources: a path or a byte stream, gzip / bzip2 / xz / uncompressed, detected by magic
- * and turned into one stream of uncompressed tar bytes. bzip2 and xz are decompressed by the
- * `bzip2 -dc` / `xz -dc` programs.
+ * and turned into one stream of uncompressed tar bytes. bzip2, xz and zstd are decompressed by the
+ * `bzip2 -dc` / `xz -dc` / `zstd -dc` programs.
  */
 import { createReadStream } from 'node:fs';
 import { spawn } from 'node:child_process';
@@ -13,9 +13,10 @@ import { corrupt } from './entries';
 /** Where an image comes from: a file path, or bytes. */
 export type ImageSource = string | AsyncIterable<Uint8Array> | NodeJS.ReadableStream;
 
-export type Compression = 'gzip' | 'bzip2' | 'xz' | 'none';
+export type Compression = 'gzip' | 'bzip2' | 'xz' | 'zstd' | 'none';
 
 const XZ_MAGIC = Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]);
+const ZSTD_MAGIC = Buffer.from([0x28, 0xb5, 0x2f, 0xfd]);
 
 /** The compression of a stream from its first bytes. */
 export function detectCompression(head: Uint8Array): Compression {
@@ -23,6 +24,7 @@ export function detectCompression(head: Uint8Array): Compression {
   if (b.length >= 2 && b[0] === 0x1f && b[1] === 0x8b) return 'gzip';
   if (b.length >= 3 && b.toString('latin1', 0, 3) === 'BZh') return 'bzip2';
   if (b.length >= 6 && b.subarray(0, 6).equals(XZ_MAGIC)) return 'xz';
+  if (b.length >= 4 && b.subarray(0, 4).equals(ZSTD_MAGIC)) return 'zstd';
   return 'none';
 }
 
@@ -90,7 +92,7 @@ export async function* uncompressed(source: ImageSource, what: string): AsyncGen
     return;
   }
   if (kind === 'gzip') {
-    const out = pipeline(Readable.from(rest()), createGunzip(), () => {});
+    const out = pipeline(Readable.from(rest()), createGunzip({ chunkSize: 1 << 20 }), () => {});
     try {
       for await (const c of out) yield c as Buffer;
     } catch (e) {
@@ -106,7 +108,7 @@ export async function* uncompressed(source: ImageSource, what: string): AsyncGen
   yield* viaProgram(kind, rest(), what);
 }
 
-async function* viaProgram(program: 'bzip2' | 'xz', input: AsyncGenerator<Buffer>, what: string): AsyncGenerator<Buffer> {
+async function* viaProgram(program: 'bzip2' | 'xz' | 'zstd', input: AsyncGenerator<Buffer>, what: string): AsyncGenerator<Buffer> {
   const child = spawn(program, ['-dc'], { stdio: ['pipe', 'pipe', 'pipe'] });
   let stderr = '';
   child.stderr.setEncoding('utf8');

@@ -5,8 +5,8 @@
  */
 import { realSys, makedev, S_IFBLK, S_IFCHR, S_IFIFO, type FlockOp } from '@rktnetes/sys';
 
-export { parseImageManifest } from '@rktnetes/schema';
-export type { ImageManifest, Dependency as ImageDependency, Label as NameValue } from '@rktnetes/schema';
+export { parseImageManifest, serializeImageManifest, isEnvName, osArchProblem, APPC_VERSION } from '@rktnetes/schema';
+export type { ImageManifest, Dependency as ImageDependency, Label as NameValue, App, Port, MountPoint } from '@rktnetes/schema';
 
 /** flock(2) operation names. */
 export type FlockMode = FlockOp;

@@ -13,6 +13,10 @@ import { isFullKey, isTreeStoreID, keyFromHex } from './keys';
 import { FileLock, isLocked, withLock } from './lock';
 import { treeImage, verifyTree } from './render';
 import { fileSha512 } from './treehash';
+import { hashLayerDir } from './oci/layer-hash';
+import { layersUsedByTrees } from './oci/tree-layers';
+import { listTreeIDs } from './render';
+import type { ImageRow } from './rows';
 
 export type FsckIssueKind =
   | 'db'
@@ -25,13 +29,18 @@ export type FsckIssueKind =
   | 'orphan-blob'
   | 'orphan-tree'
   | 'temp'
-  | 'stray-file';
+  | 'stray-file'
+  | 'missing-layer'
+  | 'layer-hash'
+  | 'unused-layer';
 
 export interface FsckIssue {
   kind: FsckIssueKind;
   path: string;
   key?: string;
   treeStoreID?: string;
+  /** for layer issues */
+  diffID?: string;
   message: string;
 }
 
@@ -44,6 +53,7 @@ export interface FsckReport {
   garbage: FsckIssue[];
   images: number;
   trees: number;
+  layers: number;
 }
 
 export interface FsckOptions {
@@ -84,7 +94,12 @@ export async function fsck(ctx: StoreContext, opts: FsckOptions = {}): Promise<F
             problems.push({ kind: 'missing-blob', path: blob, key: r.key, message: `image ${r.key} (${r.name}) has no blob` });
             return;
           }
-          if (size !== r.size) {
+          if (r.format === 'oci') {
+            // the row's size is that of the layers; the blob is the small record
+            if ((opts.verifyBlobs ?? true) && keyFromHex(fileSha512(blob)) !== r.key) {
+              problems.push({ kind: 'blob-hash', path: blob, key: r.key, message: `image ${r.key} (${r.name}): record content does not match its ID` });
+            }
+          } else if (size !== r.size) {
             problems.push({ kind: 'blob-size', path: blob, key: r.key, message: `image ${r.key} (${r.name}): blob has ${size} bytes, expected ${r.size}` });
           } else if (opts.verifyBlobs ?? true) {
             if (keyFromHex(fileSha512(blob)) !== r.key) {
@@ -131,8 +146,44 @@ export async function fsck(ctx: StoreContext, opts: FsckOptions = {}): Promise<F
         }
       }
     }
-    return { ok: problems.length === 0, problems, garbage, images: all.length, trees };
+    const layerCount = checkLayers(ctx, all, opts.verifyBlobs ?? true, problems, garbage);
+    return { ok: problems.length === 0, problems, garbage, images: all.length, trees, layers: layerCount };
   } finally {
     storeLock?.release();
   }
+}
+
+/** Layer checks: listed layers exist (and hash as recorded), unused and orphan layers are garbage. */
+function checkLayers(ctx: StoreContext, images: ImageRow[], verify: boolean, problems: FsckIssue[], garbage: FsckIssue[]): number {
+  const { layout, rows } = ctx;
+  const layers = rows.layers();
+  const known = new Set(layers.map((l) => l.diffID));
+  for (const r of images) {
+    if (r.format !== 'oci') continue;
+    for (const d of rows.imageLayers(r.key)) {
+      if (!known.has(d)) problems.push({ kind: 'missing-layer', path: layout.layer(d), key: r.key, diffID: d, message: `image ${r.key} (${r.name}): layer ${d} is missing` });
+    }
+  }
+  const used = rows.usedLayers();
+  for (const d of layersUsedByTrees(layout, listTreeIDs(ctx))) used.add(d);
+  for (const l of layers) {
+    const dir = layout.layer(l.diffID);
+    let present = true;
+    try {
+      lstatSync(dir);
+    } catch (e) {
+      if (!isENOENT(e)) throw e;
+      present = false;
+      problems.push({ kind: 'missing-layer', path: dir, diffID: l.diffID, message: `layer ${l.diffID} has no directory` });
+    }
+    if (present && verify && hashLayerDir(dir) !== l.hash) {
+      problems.push({ kind: 'layer-hash', path: dir, diffID: l.diffID, message: `layer ${l.diffID} was modified` });
+    }
+    if (!used.has(l.diffID)) garbage.push({ kind: 'unused-layer', path: dir, diffID: l.diffID, message: `layer ${l.diffID} is used by no image or tree` });
+  }
+  for (const hex of listDir(layout.layers)) {
+    const diffID = `sha256:${hex}`;
+    if (!known.has(diffID)) garbage.push({ kind: 'stray-file', path: join(layout.layers, hex), message: `unexpected entry ${join(layout.layers, hex)} in the layer store` });
+  }
+  return layers.length;
 }

@@ -10,6 +10,7 @@ import { fsyncDir, isENOENT } from './fsutil';
 import { isFullKey, isTreeStoreID } from './keys';
 import { FileLock, isLocked } from './lock';
 import { dependencyChain, listTreeIDs, removeTreeByID, treeImage } from './render';
+import { pruneLayersLocked } from './oci/prune';
 
 export interface GcOptions {
   /**
@@ -37,13 +38,15 @@ export interface GcResult {
   removedOrphanBlobs: string[];
   /** images or trees left alone because another process was using them */
   skipped: string[];
+  /** layers (diff IDs) of layered images that no image and no tree uses any more */
+  removedLayers: string[];
 }
 
 /** Runs a gc pass. Locks: image/tree locks taken without waiting (busy ones are skipped), then the store lock exclusively for the debris sweep. */
 export async function gc(ctx: StoreContext, opts: GcOptions = {}): Promise<GcResult> {
   assertWritable(ctx, 'garbage-collect');
   const { layout, rows } = ctx;
-  const res: GcResult = { removedImages: [], removedTrees: [], removedTemp: [], removedOrphanBlobs: [], skipped: [] };
+  const res: GcResult = { removedImages: [], removedTrees: [], removedTemp: [], removedOrphanBlobs: [], skipped: [], removedLayers: [] };
   const now = (opts.now ?? new Date()).getTime();
 
   if (opts.gracePeriod !== undefined) {
@@ -115,7 +118,9 @@ export async function gc(ctx: StoreContext, opts: GcOptions = {}): Promise<GcRes
       }
       if (removed) fsyncDir(dir);
     }
+    res.removedLayers = pruneLayersLocked(ctx);
     const liveKeys = rows.keys();
+    await sweepLocks(layout.layerLocks, (name) => !/^[0-9a-f]{64}$/.test(name) || !exists(join(layout.layers, name)));
     await sweepLocks(layout.imageLocks, (name) => !isFullKey(name) || (!liveKeys.has(name) && !exists(layout.blob(name))));
     await sweepLocks(layout.treeLocks, (name) => !isTreeStoreID(name) || !exists(layout.tree(name)));
   } finally {

@@ -5,7 +5,7 @@
 import { closeSync, constants, existsSync, fsyncSync, openSync, renameSync, statSync, unlinkSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
-import { isRktError, systemError } from '@rktnetes/errors';
+import { isRktError, systemError, userError } from '@rktnetes/errors';
 import { uncompressed, type ImageSource } from './archive';
 import { parseImageManifest, type ImageManifest } from './deps';
 import { entryFromHeader, invalid, TreeModel } from './entries';
@@ -19,6 +19,23 @@ import { assertWritable, type StoreContext } from './context';
 /** Largest manifest accepted. */
 const MAX_MANIFEST_BYTES = 1 << 20;
 
+/**
+ * Bounds on what an import may expand to, against decompression bombs (a few hundred KiB of
+ * gzip, bzip2 or xz that would fill the disk). Going over one is `image.too-large`, and the
+ * store is left unchanged.
+ */
+export interface ImportLimits {
+  /** the most bytes the uncompressed image may have */
+  maxSize: number;
+  /** the most uncompressed bytes per compressed byte, checked once past {@link ratioFloor} */
+  maxRatio: number;
+  /** uncompressed bytes up to which any ratio is accepted (small images compress very well) */
+  ratioFloor: number;
+}
+
+/** The limits every import uses unless {@link ImportOptions.limits} says otherwise: 16 GiB, 100:1 beyond 64 MiB. */
+export const DEFAULT_IMPORT_LIMITS: Readonly<ImportLimits> = Object.freeze({ maxSize: 16 * 2 ** 30, maxRatio: 100, ratioFloor: 64 * 2 ** 20 });
+
 export interface ImportOptions {
   /** names the image in error messages until its manifest is read (default: the path) */
   name?: string;
@@ -28,6 +45,8 @@ export interface ImportOptions {
   latest?: boolean;
   /** accept character and block device nodes (default false) */
   allowDevices?: boolean;
+  /** decompression limits replacing some of {@link DEFAULT_IMPORT_LIMITS} */
+  limits?: Partial<ImportLimits>;
 }
 
 interface Validated {
@@ -37,14 +56,60 @@ interface Validated {
   manifestText: string;
 }
 
+const MiB = 2 ** 20;
+const sizeText = (n: number) => (n >= MiB ? `${Math.round(n / MiB)} MiB` : `${Math.ceil(n / 1024)} KiB`);
+
+/**
+ * `source` with its compressed bytes counted into `counter.bytes`: a file's size up front, a
+ * stream's bytes as they are read.
+ */
+function countCompressed(source: ImageSource, counter: { bytes: number }): ImageSource {
+  if (typeof source === 'string') {
+    try {
+      counter.bytes = statSync(source).size;
+    } catch {
+      // reading it fails with the proper error
+    }
+    return source;
+  }
+  return (async function* (): AsyncGenerator<Uint8Array> {
+    for await (const c of source as AsyncIterable<Uint8Array | string>) {
+      const b = typeof c === 'string' ? Buffer.from(c) : c;
+      counter.bytes += b.byteLength;
+      yield b;
+    }
+  })();
+}
+
+/** Throws `image.too-large` when `size` uncompressed bytes from `compressed` break `limits`. */
+function checkLimits(what: string, size: number, compressed: number, limits: ImportLimits): void {
+  if (size > limits.maxSize) {
+    throw userError('image.too-large', `image ${what} is larger than ${sizeText(limits.maxSize)} uncompressed`, {
+      details: { image: what, limit: limits.maxSize },
+    });
+  }
+  if (size > limits.ratioFloor && size > limits.maxRatio * Math.max(compressed, 1)) {
+    throw userError(
+      'image.too-large',
+      `image ${what} expands more than ${limits.maxRatio} times (${sizeText(compressed)} to over ${sizeText(size)}): refusing a likely decompression bomb`,
+      { details: { image: what, compressed, ratio: limits.maxRatio } },
+    );
+  }
+}
+
 /** Streams `source` into the open temp file `fd` while hashing and validating it. */
 async function streamAndValidate(source: ImageSource, fd: number, what: string, opts: ImportOptions): Promise<Validated> {
   const hash = createHash('sha512');
   const model = new TreeModel(what, { allowDevices: opts.allowDevices ?? false });
+  const limits: ImportLimits = { ...DEFAULT_IMPORT_LIMITS, ...opts.limits };
+  const compressed = { bytes: 0 };
+  let expanded = 0;
   let manifestText: string | undefined;
-  const { size } = await scanTar(uncompressed(source, what), {
+  const { size } = await scanTar(uncompressed(countCompressed(source, compressed), what), {
     what,
     tap(chunk) {
+      expanded += chunk.length;
+      checkLimits(what, expanded, compressed.bytes, limits);
       hash.update(chunk);
       try {
         writeAll(fd, chunk);
@@ -80,7 +145,7 @@ async function streamAndValidate(source: ImageSource, fd: number, what: string, 
 /**
  * Imports an image into the store and returns its info. Importing an image already present
  * returns the existing row (marking it latest when asked). Throws `image.invalid`,
- * `image.unsafe-path`, `image.corrupt` (user) leaving the store unchanged.
+ * `image.unsafe-path`, `image.corrupt`, `image.too-large` (user) leaving the store unchanged.
  */
 export async function importImage(ctx: StoreContext, source: ImageSource, opts: ImportOptions = {}): Promise<ImageInfo> {
   assertWritable(ctx, 'import an image');

@@ -16,12 +16,23 @@ export interface Layout {
   readonly trees: string;
   readonly imageLocks: string;
   readonly treeLocks: string;
+  /** extracted layers of layered (OCI, Docker) images, one directory per diff ID */
+  readonly layers: string;
+  readonly layerLocks: string;
   blobDir(key: string): string;
   blob(key: string): string;
   tree(id: string): string;
   treeRootfs(id: string): string;
   imageLock(key: string): string;
   treeLock(id: string): string;
+  /** `cas/layer/<hex>`: the files of the layer with diff ID `sha256:<hex>` (an overlayfs lower dir) */
+  layer(diffID: string): string;
+  layerLock(diffID: string): string;
+}
+
+/** The hex part of a `sha256:<hex>` diff ID (the name of its directory and lock file). */
+export function diffIDHex(diffID: string): string {
+  return diffID.slice(diffID.indexOf(':') + 1);
 }
 
 /** The layout of the store of a data dir (`/var/lib/rkt` -> `/var/lib/rkt/cas/...`). */
@@ -31,6 +42,8 @@ export function layoutFor(dataDir: string): Layout {
   const trees = join(cas, 'tree');
   const imageLocks = join(cas, 'imagelocks');
   const treeLocks = join(cas, 'treestorelocks');
+  const layers = join(cas, 'layer');
+  const layerLocks = join(cas, 'layerlocks');
   const blobDir = (key: string) => join(blobRoot, key.slice('sha512-'.length, 'sha512-'.length + 2));
   return {
     cas,
@@ -43,11 +56,15 @@ export function layoutFor(dataDir: string): Layout {
     trees,
     imageLocks,
     treeLocks,
+    layers,
+    layerLocks,
     blobDir,
     blob: (key) => join(blobDir(key), key),
     tree: (id) => join(trees, id),
     treeRootfs: (id) => join(trees, id, 'rootfs'),
     imageLock: (key) => join(imageLocks, key),
     treeLock: (id) => join(treeLocks, id),
+    layer: (diffID) => join(layers, diffIDHex(diffID)),
+    layerLock: (diffID) => join(layerLocks, diffIDHex(diffID)),
   };
 }

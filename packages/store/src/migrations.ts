@@ -42,6 +42,29 @@ export const MIGRATIONS: readonly Migration[] = [
       `);
     },
   },
+  {
+    version: 2,
+    description: 'layered (OCI and Docker) images: image format, layers and their users',
+    up(db) {
+      db.exec(`
+        ALTER TABLE images ADD COLUMN format TEXT NOT NULL DEFAULT 'aci';
+        ALTER TABLE remotes ADD COLUMN endpoint TEXT;
+        CREATE TABLE layers (
+          diff_id TEXT PRIMARY KEY NOT NULL,
+          size INTEGER NOT NULL,
+          hash TEXT NOT NULL,
+          import_time INTEGER NOT NULL
+        ) WITHOUT ROWID;
+        CREATE TABLE image_layers (
+          image_key TEXT NOT NULL,
+          position INTEGER NOT NULL,
+          diff_id TEXT NOT NULL,
+          PRIMARY KEY (image_key, position)
+        ) WITHOUT ROWID;
+        CREATE INDEX image_layers_diff_id ON image_layers (diff_id);
+      `);
+    },
+  },
 ];
 
 /** The schema version this code writes. */

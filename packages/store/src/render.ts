@@ -40,6 +40,7 @@ import { manifestOf, resolveByName, resolveKey } from './resolve';
 import { scanTar } from './tarscan';
 import { hashTree } from './treehash';
 import { assertWritable, type StoreContext } from './context';
+import { hashLayeredTree, treeLayerIDs } from './oci/tree-layers';
 
 /** Most images a dependency chain may have. */
 const MAX_CHAIN = 256;
@@ -60,8 +61,18 @@ export interface RenderResult {
   treeStoreID: string;
   /** the tree dir: `cas/tree/<id>` (holds `rootfs`, `manifest`, `hash`, `image`) */
   path: string;
-  /** `cas/tree/<id>/rootfs`, usable as an overlayfs lower dir */
+  /**
+   * `cas/tree/<id>/rootfs`, the root filesystem (an overlayfs lower dir). For a layered render
+   * (`layered`) this directory does not exist: mount {@link lowerDirs} instead
+   */
   rootfs: string;
+  /**
+   * the overlayfs lower dirs of the image, uppermost first (`lowerdir=` order): `[rootfs]` for
+   * ACIs and flattened renders, the layer directories (`cas/layer/<hex>`) for layered images
+   */
+  lowerDirs: string[];
+  /** true when the image is rendered as layers (an OCI/Docker image without `flatten`) */
+  layered: boolean;
   /** the image keys rendered, upper first */
   images: string[];
   /** the content hash of the tree */
@@ -130,8 +141,8 @@ interface DirMeta {
   mtime: Date;
 }
 
-/** Writes entries into a render dir; the {@link TreeModel} has already approved each one. */
-class Extractor {
+/** Writes entries into a render (or layer) dir; the {@link TreeModel} has already approved each one. */
+export class Extractor {
   readonly dirs = new Map<string, DirMeta>();
   private readonly made = new Set<string>();
   private readonly asRoot = process.getuid?.() === 0;
@@ -273,10 +284,40 @@ async function* fileChunks(path: string): AsyncGenerator<Buffer> {
  */
 export async function render(ctx: StoreContext, key: string, opts: { rebuild?: boolean } = {}): Promise<RenderResult> {
   assertWritable(ctx, 'render an image');
-  const { layout } = ctx;
   const chain = dependencyChain(ctx, key);
   const id = treeStoreIDFor(chain.map((i) => i.key));
   const images = chain.map((i) => i.key);
+  const r = await buildTree(ctx, key, id, opts, async (tmp) => {
+    await renderInto(ctx, tmp, chain);
+    return hashTree(tmp);
+  });
+  if (r.rendered) ctx.debug(`rendered ${key} into ${id} (${chain.length} images)`);
+  return { ...r, images, lowerDirs: [r.rootfs], layered: false };
+}
+
+/** What {@link buildTree} returns. */
+export interface BuiltTree {
+  treeStoreID: string;
+  path: string;
+  rootfs: string;
+  hash: string;
+  rendered: boolean;
+}
+
+/**
+ * Creates tree `id` of image `key` unless it exists (or `rebuild`): `fill` writes the content
+ * into a private temp dir and returns its hash and size; the hash and image files are added,
+ * the file system synced, and the dir renamed into place. Takes the store lock shared and the
+ * tree lock exclusively (callers must not hold them).
+ */
+export async function buildTree(
+  ctx: StoreContext,
+  key: string,
+  id: string,
+  opts: { rebuild?: boolean },
+  fill: (tmp: string) => Promise<{ hash: string; size: number }>,
+): Promise<BuiltTree> {
+  const { layout } = ctx;
   const treePath = layout.tree(id);
   const storeLock = await FileLock.acquire(layout.storeLock, 'sh');
   try {
@@ -284,7 +325,7 @@ export async function render(ctx: StoreContext, key: string, opts: { rebuild?: b
       if (existsSync(treePath)) {
         if (!opts.rebuild) {
           ctx.rows.touch(key, Date.now());
-          return { treeStoreID: id, path: treePath, rootfs: join(treePath, 'rootfs'), images, hash: readHash(treePath) ?? '', rendered: false };
+          return { treeStoreID: id, path: treePath, rootfs: join(treePath, 'rootfs'), hash: readHash(treePath) ?? '', rendered: false };
         }
         removeTreeDir(ctx, treePath);
       }
@@ -296,8 +337,7 @@ export async function render(ctx: StoreContext, key: string, opts: { rebuild?: b
       let moved = false;
       try {
         await lockFd(dfd, 'ex');
-        await renderInto(ctx, tmp, chain);
-        const { hash, size } = hashTree(tmp);
+        const { hash, size } = await fill(tmp);
         writeFileAtomic(join(tmp, 'hash'), hash);
         writeFileAtomic(join(tmp, 'image'), key);
         await syncFilesystem(tmp);
@@ -309,8 +349,7 @@ export async function render(ctx: StoreContext, key: string, opts: { rebuild?: b
           ctx.rows.setTreeStoreSize(key, size);
           ctx.rows.touch(key, now);
         });
-        ctx.debug(`rendered ${key} into ${id} (${chain.length} images, ${size} bytes)`);
-        return { treeStoreID: id, path: treePath, rootfs: join(treePath, 'rootfs'), images, hash, rendered: true };
+        return { treeStoreID: id, path: treePath, rootfs: join(treePath, 'rootfs'), hash, rendered: true };
       } finally {
         closeSync(dfd);
         if (!moved) removeTree(tmp);
@@ -371,7 +410,10 @@ export interface TreeVerification {
   actual: string;
 }
 
-/** Recomputes the hash of a rendered tree and compares it with the recorded one. Throws `store.not-found`. */
+/**
+ * Recomputes the hash of a rendered tree and compares it with the recorded one; for a layered
+ * tree, from the current content of its layer directories. Throws `store.not-found`.
+ */
 export async function verifyTree(ctx: StoreContext, id: string): Promise<TreeVerification> {
   checkTreeID(id);
   const treePath = ctx.layout.tree(id);
@@ -381,7 +423,8 @@ export async function verifyTree(ctx: StoreContext, id: string): Promise<TreeVer
     () => {
       if (!existsSync(treePath)) throw userError('store.not-found', `tree ${id} not found in the store`);
       const expected = readHash(treePath);
-      const { hash } = hashTree(treePath);
+      const layers = treeLayerIDs(treePath);
+      const hash = layers ? hashLayeredTree(ctx.layout, layers) : hashTree(treePath).hash;
       return { treeStoreID: id, ok: expected === hash, expected, actual: hash };
     },
     { create: !ctx.readOnly },

@@ -20,12 +20,37 @@ export interface ImageInfo {
   size: number;
   /** bytes of the last rendered tree of this image (0 when none) */
   treeStoreSize: number;
+  /**
+   * `aci`: an appc image (its blob is the image tar); `oci`: a layered image fetched from a
+   * Docker registry or an OCI/docker archive (its blob is a small record; its files are shared
+   * layers, see docs/store.md)
+   */
+  format: ImageFormat;
+}
+
+/** How an image is stored. */
+export type ImageFormat = 'aci' | 'oci';
+
+/** A layer of layered images, extracted once into `cas/layer/<hex>`. */
+export interface LayerInfo {
+  /** `sha256:<hex>` of the uncompressed layer tar */
+  diffID: string;
+  /** bytes of the uncompressed layer tar */
+  size: number;
+  /** content hash of the extracted directory at import time (see docs/store.md) */
+  hash: string;
+  importTime: Date;
 }
 
 /** Where an image was downloaded from, for HTTP caching. */
 export interface Remote {
   url: string;
   sigUrl?: string;
+  /**
+   * where the content actually came from, when it differs in a way worth remembering (a
+   * Docker registry's `http://host:port` after falling back from https, or the mirror used)
+   */
+  endpoint?: string;
   etag?: string;
   /** seconds, from Cache-Control max-age */
   cacheMaxAge?: number;
@@ -44,11 +69,25 @@ export interface ImageRow {
   latest: number;
   size: number;
   tree_store_size: number;
+  /** absent in rows inserted by code that predates layered images (the column defaults to aci) */
+  format?: string;
+}
+
+interface LayerRow {
+  diff_id: string;
+  size: number;
+  hash: string;
+  import_time: number;
+}
+
+function rowToLayer(r: LayerRow): LayerInfo {
+  return { diffID: r.diff_id, size: r.size, hash: r.hash, importTime: new Date(r.import_time) };
 }
 
 interface RemoteRow {
   url: string;
   sig_url: string | null;
+  endpoint?: string | null;
   etag: string | null;
   cache_max_age: number | null;
   download_time: number;
@@ -75,12 +114,14 @@ export function rowToInfo(r: ImageRow): ImageInfo {
     latest: r.latest !== 0,
     size: r.size,
     treeStoreSize: r.tree_store_size,
+    format: r.format === 'oci' ? 'oci' : 'aci',
   };
 }
 
 function rowToRemote(r: RemoteRow): Remote {
   const out: Remote = { url: r.url, downloadTime: new Date(r.download_time), blobKey: r.blob_key };
   if (r.sig_url !== null) out.sigUrl = r.sig_url;
+  if (r.endpoint !== null && r.endpoint !== undefined) out.endpoint = r.endpoint;
   if (r.etag !== null) out.etag = r.etag;
   if (r.cache_max_age !== null) out.cacheMaxAge = r.cache_max_age;
   return out;
@@ -135,10 +176,10 @@ export class Rows {
     return (
       this.run(
         'add image',
-        `INSERT INTO images (key, name, labels, annotations, manifest, import_time, last_used, latest, size, tree_store_size)
-         VALUES (@key, @name, @labels, @annotations, @manifest, @import_time, @last_used, @latest, @size, @tree_store_size)
+        `INSERT INTO images (key, name, labels, annotations, manifest, import_time, last_used, latest, size, tree_store_size, format)
+         VALUES (@key, @name, @labels, @annotations, @manifest, @import_time, @last_used, @latest, @size, @tree_store_size, @format)
          ON CONFLICT (key) DO NOTHING`,
-        r,
+        { ...r, format: r.format ?? 'aci' },
       ) > 0
     );
   }
@@ -155,13 +196,65 @@ export class Rows {
     this.run('update image', 'UPDATE images SET tree_store_size = ? WHERE key = ?', size, key);
   }
 
-  /** Deletes the image row and the remotes pointing at it; returns whether a row existed. */
+  /** Deletes the image row, the remotes pointing at it and its layer list; returns whether a row existed. */
   deleteImage(key: string): boolean {
     return this.write('remove image', () => {
       const n = this.db.prepare('DELETE FROM images WHERE key = ?').run(key).changes;
       this.db.prepare('DELETE FROM remotes WHERE blob_key = ?').run(key);
+      this.db.prepare('DELETE FROM image_layers WHERE image_key = ?').run(key);
       return n > 0;
     });
+  }
+
+  layer(diffID: string): LayerInfo | undefined {
+    const r = this.get<LayerRow>('look up layer', 'SELECT * FROM layers WHERE diff_id = ?', diffID);
+    return r && rowToLayer(r);
+  }
+
+  layers(): LayerInfo[] {
+    return this.all<LayerRow>('list layers', 'SELECT * FROM layers ORDER BY diff_id').map(rowToLayer);
+  }
+
+  /** Adds a layer row (no-op when present). */
+  insertLayer(l: LayerInfo): void {
+    this.run(
+      'add layer',
+      'INSERT INTO layers (diff_id, size, hash, import_time) VALUES (?, ?, ?, ?) ON CONFLICT (diff_id) DO NOTHING',
+      l.diffID,
+      l.size,
+      l.hash,
+      l.importTime.getTime(),
+    );
+  }
+
+  deleteLayer(diffID: string): void {
+    this.run('remove layer', 'DELETE FROM layers WHERE diff_id = ?', diffID);
+  }
+
+  /** The diff IDs of an image's layers, bottom first. */
+  imageLayers(key: string): string[] {
+    return this.all<{ diff_id: string }>('list image layers', 'SELECT diff_id FROM image_layers WHERE image_key = ? ORDER BY position', key).map(
+      (r) => r.diff_id,
+    );
+  }
+
+  /** Records the layers of an image (bottom first), replacing any earlier list. */
+  setImageLayers(key: string, diffIDs: readonly string[]): void {
+    this.db.prepare('DELETE FROM image_layers WHERE image_key = ?').run(key);
+    const ins = this.db.prepare('INSERT INTO image_layers (image_key, position, diff_id) VALUES (?, ?, ?)');
+    diffIDs.forEach((d, i) => ins.run(key, i, d));
+  }
+
+  /** Every diff ID some image row uses. */
+  usedLayers(): Set<string> {
+    return new Set(this.all<{ diff_id: string }>('list used layers', 'SELECT DISTINCT diff_id FROM image_layers').map((r) => r.diff_id));
+  }
+
+  /** Keys of the images using a layer. */
+  layerUsers(diffID: string): string[] {
+    return this.all<{ image_key: string }>('list layer users', 'SELECT image_key FROM image_layers WHERE diff_id = ? ORDER BY image_key', diffID).map(
+      (r) => r.image_key,
+    );
   }
 
   remote(url: string): Remote | undefined {
@@ -176,8 +269,8 @@ export class Rows {
   upsertRemote(r: Remote): void {
     this.run(
       'record remote',
-      `INSERT INTO remotes (url, sig_url, etag, cache_max_age, download_time, blob_key) VALUES (?, ?, ?, ?, ?, ?)
-       ON CONFLICT (url) DO UPDATE SET sig_url = excluded.sig_url, etag = excluded.etag, cache_max_age = excluded.cache_max_age,
+      `INSERT INTO remotes (url, sig_url, etag, cache_max_age, download_time, blob_key, endpoint) VALUES (?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (url) DO UPDATE SET sig_url = excluded.sig_url, etag = excluded.etag, cache_max_age = excluded.cache_max_age, endpoint = excluded.endpoint,
          download_time = excluded.download_time, blob_key = excluded.blob_key`,
       r.url,
       r.sigUrl ?? null,
@@ -185,6 +278,7 @@ export class Rows {
       r.cacheMaxAge ?? null,
       r.downloadTime.getTime(),
       r.blobKey,
+      r.endpoint ?? null,
     );
   }
 

@@ -19,8 +19,12 @@ import { layoutFor, type Layout } from './layout';
 import { FileLock, withLock } from './lock';
 import { render, removeTreeByID, treeStoreID, verifyTree, listTreeIDs, treeImage, type RenderResult, type TreeVerification } from './render';
 import { labelsToList, manifestOf, resolveRef, type LabelsInput } from './resolve';
-import { Rows, rowToInfo, type ImageInfo, type Remote } from './rows';
+import { Rows, rowToInfo, type ImageInfo, type LayerInfo, type Remote } from './rows';
 import { scanTar } from './tarscan';
+import { importLayeredImage, readRecord, type LayeredImageSource, type LayeredImportOptions, type LayeredImportResult } from './oci/image';
+import { hasLayer } from './oci/layer';
+import { exportLayered, layeredTreeStoreID, readLayeredFile, renderLayered } from './oci/tree';
+import { pruneLayers } from './oci/prune';
 
 export interface OpenStoreOptions {
   /** open without creating or changing anything (listing, reading, fsck) */
@@ -55,7 +59,7 @@ export function openStore(dataDir: string, opts: OpenStoreOptions = {}): Store {
   const readOnly = opts.readOnly ?? false;
   if (!readOnly) {
     try {
-      for (const d of [layout.cas, layout.dbDir, layout.blobRoot, layout.trees, layout.imageLocks, layout.treeLocks]) mkdirp(d);
+      for (const d of [layout.cas, layout.dbDir, layout.blobRoot, layout.trees, layout.imageLocks, layout.treeLocks, layout.layers, layout.layerLocks]) mkdirp(d);
       mkdirp(layout.tmp, 0o700);
     } catch (e) {
       throw systemError('store.io', `cannot create the image store in ${layout.cas}`, { cause: e });
@@ -130,13 +134,16 @@ export class Store {
   }
 
   /**
-   * Removes an image: its row (and remotes) first, then its blob, so a crash in between leaves
-   * only an orphan blob for gc. Rendered trees stay until gc (pods may use them).
+   * Removes an image: its row (and remotes, and layer list) first, then its blob, so a crash in
+   * between leaves only an orphan blob for gc. Rendered trees stay until gc (pods may use them).
+   * The layers of a layered image that no other image and no tree uses are removed too when no
+   * other store operation is running (else by the next gc).
    */
   async removeImage(ref: string): Promise<string> {
     const c = this.c;
     assertWritable(c, 'remove an image');
     const key = resolveRef(c, ref);
+    const layered = this.isLayered(key);
     await withLock(c.layout.imageLock(key), 'ex', () => {
       if (!c.rows.deleteImage(key)) throw userError('store.not-found', `image "${ref}" not found in the store`);
       try {
@@ -146,6 +153,8 @@ export class Store {
         if (!isENOENT(e)) throw systemError('store.io', `image ${key} removed, but its blob could not be deleted (gc will)`, { cause: e });
       }
     });
+    // layers nothing uses any more go now if the store is idle, else at the next gc
+    if (layered) await pruneLayers(c, { tryOnly: true });
     return key;
   }
 
@@ -157,6 +166,7 @@ export class Store {
   async exportImage(ref: string): Promise<Readable> {
     const c = this.c;
     const key = resolveRef(c, ref);
+    if (this.isLayered(key)) return exportLayered(c, key);
     const lock = await FileLock.acquire(c.layout.imageLock(key), 'sh', { create: !c.readOnly });
     const blob = c.layout.blob(key);
     if (!existsSync(blob)) {
@@ -196,6 +206,10 @@ export class Store {
   async readImageFile(ref: string, path: string): Promise<Buffer> {
     const c = this.c;
     const key = resolveRef(c, ref);
+    if (this.isLayered(key)) {
+      if (path === 'manifest') return Buffer.from(manifestOf(c, key).text);
+      return readLayeredFile(c, key, path.startsWith('/') ? path : `/${path.replace(/^rootfs(\/|$)/, '')}`);
+    }
     const want = path.startsWith('/') ? normalizeName(key, `rootfs${path}`) : normalizeName(key, path);
     return withLock(
       c.layout.imageLock(key),
@@ -232,14 +246,76 @@ export class Store {
     );
   }
 
-  /** Renders `ref` with its dependencies into the tree store (no-op when already rendered). */
-  render(ref: string, opts: { rebuild?: boolean } = {}): Promise<RenderResult> {
-    return render(this.c, resolveRef(this.c, ref), opts);
+  /**
+   * Renders `ref` into the tree store (no-op when already rendered). An ACI is rendered with its
+   * dependencies into a tree with a `rootfs`. A layered (OCI/Docker) image is rendered as its
+   * layers: mount `lowerDirs` (uppermost first) as overlayfs lower dirs; with `flatten` it gets
+   * a real `rootfs` instead (for copying users, e.g. `--no-overlay` or `rkt image render`).
+   * Either way `lowerDirs` is what to mount.
+   */
+  render(ref: string, opts: { rebuild?: boolean; flatten?: boolean } = {}): Promise<RenderResult> {
+    const c = this.c;
+    const key = resolveRef(c, ref);
+    if (this.isLayered(key)) return renderLayered(c, key, opts);
+    return render(c, key, opts);
   }
 
-  /** The tree store ID `ref` would render to now. */
-  treeStoreID(ref: string): string {
-    return treeStoreID(this.c, resolveRef(this.c, ref));
+  /** The tree store ID `ref` would render to now (for layered images, with or without `flatten`). */
+  treeStoreID(ref: string, opts: { flatten?: boolean } = {}): string {
+    const c = this.c;
+    const key = resolveRef(c, ref);
+    if (this.isLayered(key)) return layeredTreeStoreID(key, opts.flatten ?? false);
+    return treeStoreID(c, key);
+  }
+
+  private isLayered(key: string): boolean {
+    return this.c.rows.image(key)?.format === 'oci';
+  }
+
+  /**
+   * Imports a layered (OCI or Docker) image from its config and layer sources: layers already
+   * in the store are not read again. See docs/store.md, "Layered images".
+   */
+  importLayeredImage(source: LayeredImageSource, opts: LayeredImportOptions = {}): Promise<LayeredImportResult> {
+    return importLayeredImage(this.c, source, opts);
+  }
+
+  /** Whether the layer with diff ID `diffID` (`sha256:<hex>`) is stored. */
+  hasLayer(diffID: string): boolean {
+    return hasLayer(this.c, diffID);
+  }
+
+  /** The stored layers. */
+  listLayers(): LayerInfo[] {
+    return this.c.rows.layers();
+  }
+
+  /**
+   * The layers of a layered image, uppermost first, with their directories (an ACI has none:
+   * empty list).
+   */
+  imageLayers(ref: string): Array<LayerInfo & { path: string }> {
+    const c = this.c;
+    const key = resolveRef(c, ref);
+    return c.rows
+      .imageLayers(key)
+      .reverse()
+      .map((d) => {
+        const l = c.rows.layer(d);
+        if (!l) throw userError('store.not-found', `layer ${d} of image ${key} is missing from the store; remove the image and fetch it again`);
+        return { ...l, path: c.layout.layer(d) };
+      });
+  }
+
+  /**
+   * The OCI/Docker image config of a layered image exactly as published (JSON text; its sha256
+   * is the image's `appc.io/docker/imageid` annotation), or undefined for an ACI.
+   */
+  getImageConfigJSON(ref: string): string | undefined {
+    const c = this.c;
+    const key = resolveRef(c, ref);
+    if (!this.isLayered(key)) return undefined;
+    return readRecord(c, key).config.json;
   }
 
   /** The rendered trees. */

@@ -84,6 +84,8 @@ export async function fetchDockerImage(s: FetchSession, req: SchemeRequest): Pro
       host: ep.host,
       repository: ref.repository,
       httpFallback: !ep.mirror,
+      // the registry spoke only plain http last time: skip the https attempt
+      startWithHttp: !ep.mirror && known?.endpoint === `http://${ref.registry}`,
       allowHttp: s.allowHttp || (ep.mirror && ep.url.protocol === 'http:'),
       insecureTls: s.client.insecureTls,
       ...(creds ? { credentials: creds } : {}),
@@ -92,14 +94,15 @@ export async function fetchDockerImage(s: FetchSession, req: SchemeRequest): Pro
       debug: (m) => s.log.debug(m),
     });
     try {
-      const resolved = await resolveImage(client, what, reference, {
+      const resolved = await resolveImage(client, req.image, reference, {
         ...(known?.etag ? { knownDigest: known.etag } : {}),
         onLayerStream: withProgress,
       });
+      const endpoint = ep.mirror ? client.endpoint.href : client.endpoint.origin === `https://${ref.registry}` ? undefined : client.endpoint.origin;
       if (resolved.unchanged) {
         const key = known?.blobKey as string;
         s.log.debug(`${what}: ${resolved.digest} unchanged in ${ep.host}; using ${key}`);
-        record(s, [canonical, req.url], key, resolved.digest);
+        record(s, [canonical, req.url], key, resolved.digest, endpoint);
         return key;
       }
       const info = await s.store.importLayeredImage(
@@ -110,20 +113,21 @@ export async function fetchDockerImage(s: FetchSession, req: SchemeRequest): Pro
           name: dockerImageName(ref),
           ...(ref.tag ? { tag: ref.tag } : {}),
           annotations: {
-            [ORIGINAL_NAME_ANNOTATION]: stripDockerScheme(req.image),
+            // the reference spelled out, not as typed: `busybox` and `docker.io/library/busybox` are one image
+            [ORIGINAL_NAME_ANNOTATION]: formatDockerReference(ref),
             'appc.io/docker/registryurl': ref.registry,
             'appc.io/docker/repository': ref.repository,
           },
         },
         {
-          remote: { url: canonical, etag: resolved.digest },
+          remote: { url: canonical, etag: resolved.digest, ...(endpoint ? { endpoint } : {}) },
           latest: ref.tag === 'latest' && !ref.digest,
           onLayer: (e) => {
             if (e.transferred) s.log.debug(`${what}: stored layer ${e.digest ?? e.diffID} (${e.bytes} bytes)`);
           },
         },
       );
-      if (req.url !== canonical) record(s, [req.url], info.key, resolved.digest);
+      if (req.url !== canonical) record(s, [req.url], info.key, resolved.digest, endpoint);
       s.log.debug(`${what}: ${formatDockerReference(ref)} is ${info.key} (${info.transferredLayers} layers transferred${ep.mirror ? ` from mirror ${ep.host}` : ''})`);
       return info.key;
     } catch (e) {
@@ -138,8 +142,13 @@ export async function fetchDockerImage(s: FetchSession, req: SchemeRequest): Pro
   throw lastError ?? userError('fetch.not-found', `${what}: not found`);
 }
 
-function record(s: FetchSession, urls: string[], key: string, digest: string): void {
-  for (const url of new Set(urls)) s.store.setRemote({ url, etag: digest, downloadTime: new Date(), blobKey: key });
+/** Records (or refreshes, when something changed) the remotes of a fetched image. */
+function record(s: FetchSession, urls: string[], key: string, digest: string, endpoint: string | undefined): void {
+  for (const url of new Set(urls)) {
+    const old = s.store.getRemote(url);
+    if (old && old.blobKey === key && old.etag === digest && old.endpoint === endpoint) continue;
+    s.store.setRemote({ url, etag: digest, downloadTime: new Date(), blobKey: key, ...(endpoint ? { endpoint } : {}) });
+  }
 }
 
 /** The `docker` scheme handler (see ./schemes). */

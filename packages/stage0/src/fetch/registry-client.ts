@@ -21,6 +21,8 @@ export interface RegistryClientOptions {
   repository: string;
   /** when https cannot be spoken to the endpoint, try plain http (only with `allowHttp`) */
   httpFallback: boolean;
+  /** go straight to plain http (the registry answered only that last time; needs `allowHttp`) */
+  startWithHttp?: boolean;
   /** `--insecure-options=http` */
   allowHttp: boolean;
   /** `--insecure-options=tls` */
@@ -42,6 +44,16 @@ export interface RegistryResponse {
 }
 
 const MAX_REDIRECTS = 10;
+
+/** A one-line reason for a failed request. */
+function netReason(e: unknown, timeoutMs: number): string {
+  const code = (e as NodeJS.ErrnoException)?.code;
+  const msg = e instanceof Error ? e.message : String(e);
+  if (code === 'EPROTO' || /wrong version number|packet length too long|http request/i.test(msg)) {
+    return 'TLS handshake failed (the server may speak plain HTTP)';
+  }
+  return (describeNetError(e, timeoutMs).split('\n')[0] ?? '').trim();
+}
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
 
 /** Reads a small body entirely (at most `limit` bytes). */
@@ -59,7 +71,7 @@ export async function readAll(res: RegistryResponse, limit: number, what: string
     }
   } catch (e) {
     if (isRktError(e)) throw e;
-    throw systemError('fetch.http', `${what}: cannot read ${res.url.href}: ${describeNetError(e, 0)}`, { cause: e });
+    throw systemError('fetch.http', `${what}: cannot read ${res.url.href}: ${netReason(e, 0)}`, { cause: e });
   }
   return Buffer.concat(parts);
 }
@@ -102,6 +114,10 @@ export class RegistryClient {
 
   constructor(private readonly opts: RegistryClientOptions) {
     this.base = new URL(opts.endpoint.href.replace(/\/+$/, ''));
+    if (opts.startWithHttp && opts.allowHttp && this.base.protocol === 'https:') {
+      this.base.protocol = 'http:';
+      this.probed = true;
+    }
     this.httpsAgent = new https.Agent({ keepAlive: true, maxSockets: 8, rejectUnauthorized: !opts.insecureTls });
   }
 
@@ -143,7 +159,7 @@ export class RegistryClient {
       const detail = await registryErrorText(res);
       const header = res.headers['www-authenticate'];
       if (attempt > 0 || !header) throw this.authFailed(401, detail);
-      await this.authenticate(Array.isArray(header) ? (header[0] as string) : header);
+      await this.authenticate(Array.isArray(header) ? (header[0] as string) : header, detail);
     }
   }
 
@@ -157,7 +173,7 @@ export class RegistryClient {
     } catch (e) {
       if (!(this.opts.httpFallback && this.base.protocol === 'https:' && isRktError(e) && e.code === 'fetch.http')) throw e;
       if (!this.opts.allowHttp) {
-        throw systemError('fetch.http', `${e.message}; if the registry serves plain HTTP, use --insecure-options=http`, { cause: e });
+        throw systemError('fetch.http', `${e.message}; if the registry serves plain HTTP, use --insecure-options=http`);
       }
       this.opts.debug?.(`https to ${this.base.host} failed (${e.message}); trying plain http`);
       this.base.protocol = 'http:';
@@ -179,11 +195,11 @@ export class RegistryClient {
     return c ? `Basic ${Buffer.from(`${c.user}:${c.password}`).toString('base64')}` : undefined;
   }
 
-  private async authenticate(header: string): Promise<void> {
+  private async authenticate(header: string, detail: string): Promise<void> {
     const ch = parseChallenge(header);
     if (ch?.scheme === 'basic') {
       const b = this.basic();
-      if (!b) throw this.authFailed(401, '');
+      if (!b) throw this.authFailed(401, detail);
       this.auth = b;
       return;
     }
@@ -204,7 +220,7 @@ export class RegistryClient {
     const basic = this.basic();
     const res = await this.follow('GET', realm, basic ? { authorization: basic } : {}, true);
     const body = await readAll(res, 1 << 20, `registry ${this.opts.host} token`);
-    if (res.status === 401 || res.status === 403) throw this.authFailed(res.status, '');
+    if (res.status === 401 || res.status === 403) throw this.authFailed(res.status, detail);
     if (res.status !== 200) {
       throw systemError('fetch.auth', `registry ${this.opts.host}: token endpoint ${realm.origin}${realm.pathname} answered ${statusText(res.status)}`);
     }
@@ -233,7 +249,7 @@ export class RegistryClient {
       this.opts.debug?.(`${method} ${current.href}`);
       this.opts.onRequest?.(method, current);
       const res = await this.send(method, current, h).catch((e: unknown) => {
-        throw systemError('fetch.http', `registry ${this.opts.host}: cannot fetch ${current.href}: ${describeNetError(e, this.opts.timeoutMs)}`, { cause: e });
+        throw systemError('fetch.http', `registry ${this.opts.host}: cannot fetch ${current.href}: ${netReason(e, this.opts.timeoutMs)}`, { cause: e });
       });
       if (!REDIRECTS.has(res.statusCode ?? 0)) return { url: current, status: res.statusCode ?? 0, headers: res.headers, body: res };
       res.resume();

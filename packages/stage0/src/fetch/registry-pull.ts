@@ -48,7 +48,8 @@ function headerDigest(h: string | string[] | undefined): string | undefined {
   return v && isDigest(v.trim()) ? v.trim() : undefined;
 }
 
-async function getDocument(client: RegistryClient, what: string, reference: string, expected?: string): Promise<{ body: Buffer; digest: string; mediaType?: string }> {
+async function getDocument(client: RegistryClient, image: string, reference: string, expected?: string): Promise<{ body: Buffer; digest: string; mediaType?: string }> {
+  const what = `image ${image}`;
   const res = await client.manifest('GET', reference, MANIFEST_ACCEPT);
   if (res.status !== 200) throw await client.statusError(what, res);
   const body = await readAll(res, MAX_DOCUMENT, what);
@@ -69,20 +70,21 @@ async function getDocument(client: RegistryClient, what: string, reference: stri
  * @throws RktError `fetch.*` (network, status, auth), `image.corrupt` (digest mismatch),
  *   `image.platform` (no manifest for the platform), `image.invalid`/`image.unsupported`
  */
-export async function resolveImage(client: RegistryClient, what: string, reference: string, opts: ResolveOptions = {}): Promise<ResolvedImage> {
+export async function resolveImage(client: RegistryClient, image: string, reference: string, opts: ResolveOptions = {}): Promise<ResolvedImage> {
+  const what = `image ${image}`;
   if (opts.knownDigest && !isDigest(reference)) {
     const head = await client.manifest('HEAD', reference, MANIFEST_ACCEPT);
     head.body.resume();
     if (head.status === 200 && headerDigest(head.headers['docker-content-digest']) === opts.knownDigest) return { unchanged: true, digest: opts.knownDigest };
   }
-  const top = await getDocument(client, what, reference, isDigest(reference) ? reference : undefined);
+  const top = await getDocument(client, image, reference, isDigest(reference) ? reference : undefined);
   if (opts.knownDigest === top.digest) return { unchanged: true, digest: top.digest };
-  let doc = parseManifestDocument(top.body, what, top.mediaType);
+  let doc = parseManifestDocument(top.body, image, top.mediaType);
   let manifestDigest = top.digest;
   if (doc.kind === 'index') {
-    const pick = selectPlatform(doc.manifests, what, opts.platform);
-    const child = await getDocument(client, what, pick.digest, pick.digest);
-    doc = parseManifestDocument(child.body, what, pick.mediaType);
+    const pick = selectPlatform(doc.manifests, image, opts.platform);
+    const child = await getDocument(client, image, pick.digest, pick.digest);
+    doc = parseManifestDocument(child.body, image, pick.mediaType);
     manifestDigest = child.digest;
     if (doc.kind !== 'manifest') throw userError('image.unsupported', `${what}: nested image indexes are not supported`);
   }

@@ -47,5 +47,8 @@ const httpScheme = () => import('./remote-scheme').then((m) => m.httpScheme);
 export const SCHEMES: Readonly<Record<string, () => Promise<SchemeHandler>>> = {
   http: httpScheme,
   https: httpScheme,
-  docker: notSupportedYet('docker', 'Docker registries'),
+  docker: () => import('./docker').then((m) => m.dockerScheme),
+  'docker-archive': () => import('./oci-layout').then((m) => m.dockerArchiveScheme),
+  oci: () => import('./oci-layout').then((m) => m.ociScheme),
+  'oci-archive': () => import('./oci-layout').then((m) => m.ociArchiveScheme),
 };
