@@ -3,6 +3,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, mkdirSync, writeFileSync, rmSync, cpSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { busyboxImage } from '@rktnetes/testkit';
 
 const root = new URL('..', import.meta.url).pathname;
 
@@ -49,26 +50,40 @@ test('every package has the same anatomy', (t) => {
   }
 });
 
-/** Packs a package, installs the tarball into an empty prefix and returns the prefix. */
-function packAndInstall(pkgDir: string): string {
+/** Packs packages and installs the tarballs together into an empty prefix; returns the prefix. */
+function packAndInstall(...pkgDirs: string[]): string {
   const out = mkdtempSync(join(tmpdir(), 'rkt-pack-'));
-  const tgz = execFileSync('npm', ['pack', '--silent', '--pack-destination', out], { cwd: join(root, pkgDir), encoding: 'utf8' }).trim().split('\n').pop()!;
+  const tgzs = pkgDirs.map((d) =>
+    join(out, execFileSync('npm', ['pack', '--silent', '--pack-destination', out], { cwd: join(root, d), encoding: 'utf8' }).trim().split('\n').pop()!),
+  );
   const prefix = join(out, 'prefix');
   mkdirSync(prefix);
-  execFileSync(
-    'npm',
-    ['install', '--prefix', prefix, '--no-audit', '--no-fund', '--prefer-offline', '--allow-scripts=better-sqlite3,koffi', join(out, tgz)],
-    { stdio: 'pipe', encoding: 'utf8' },
-  );
+  // npm 11 runs dependencies' install scripts only when the project allows them.
+  writeFileSync(join(prefix, 'package.json'), JSON.stringify({ name: 'pack-test', private: true, allowScripts: { 'better-sqlite3': true, koffi: true } }));
+  execFileSync('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', ...tgzs], { cwd: prefix, stdio: 'pipe', encoding: 'utf8' });
   return prefix;
 }
 
-test('npm pack of stage0 installs into an empty prefix and runs on its own', (t) => {
-  const prefix = packAndInstall('packages/stage0');
+test('npm pack of stage0 and stage1-fly install into an empty prefix and run on their own', async (t) => {
+  const prefix = packAndInstall('packages/stage0', 'packages/stage1-fly');
   t.teardown(() => rmSync(join(prefix, '..'), { recursive: true, force: true }));
   const out = execFileSync(join(prefix, 'node_modules/.bin/rkt'), ['version'], { encoding: 'utf8', cwd: prefix });
   t.regex(out, /^rkt Version: /m);
   t.regex(out, /^appc Version: 0\.8\.11$/m);
-  // Nothing from the workspace leaks in: the bundle carries its libraries.
-  t.false(readdirSync(join(prefix, 'node_modules')).includes('@rktnetes') && readdirSync(join(prefix, 'node_modules/@rktnetes')).some((d) => d !== 'stage0'));
+  // The bundles carry their workspace libraries: only the two packages are installed.
+  t.deepEqual(readdirSync(join(prefix, 'node_modules/@rktnetes')).sort(), ['stage0', 'stage1-fly']);
+  // The stage1 package ships its stage1 image, which rkt finds next to itself.
+  t.true(readdirSync(join(prefix, 'node_modules/@rktnetes/stage1-fly/dist')).includes('stage1-fly.aci'));
+  const fly = spawnSync(join(prefix, 'node_modules/.bin/stage1-fly'), ['gc', '--no-such-flag'], { encoding: 'utf8' });
+  t.is(fly.status, 254, fly.stderr);
+  if (process.getuid?.() !== 0) return;
+  // As root: a pod runs with the installed rkt and the stage1 it finds next to itself.
+  const data = join(prefix, '..', 'data');
+  const img = join(prefix, '..', 'busybox.aci');
+  writeFileSync(img, await busyboxImage({ name: 'example.com/pack', exec: ['/bin/echo', 'packed pod'] }));
+  const flags = [`--dir=${data}`, `--local-config=${join(data, 'etc')}`, `--system-config=${join(data, 'lib')}`];
+  const run = spawnSync(join(prefix, 'node_modules/.bin/rkt'), [...flags, 'run', '--insecure-options=image', '--stage1-from-dir=stage1-fly.aci', img], { encoding: 'utf8' });
+  t.is(run.status, 0, run.stderr);
+  t.regex(run.stdout, /packed pod/);
+  spawnSync(join(prefix, 'node_modules/.bin/rkt'), [...flags, 'gc', '--grace-period=0s'], { encoding: 'utf8' });
 });
