@@ -1,61 +1,123 @@
 /**
- * The pod's network namespace. `--net=host` keeps the host's; `--net=none` gives the pod a new
- * one with only loopback up (the init creates it); anything else needs a network namespace set
- * up by CNI. That is not implemented yet: until it is, such a pod runs only when a namespace was
- * prepared for it and named in `<pod>/netns`. The CNI setup will slot in at
- * {@link planNetwork}: create the namespace, run the plugins, write `netns` and
- * `net-info.json`, and return a `join` plan.
+ * The pod's network namespace, as `--net` asks: `host` (or no `--net` at all) keeps the host's;
+ * `none` gives the pod a new one with only loopback up (the init creates it); anything else
+ * (`default`, `default-restricted`, `all`, configured networks) is set up with CNI here, before
+ * the init is exec'd, and the init joins the namespace (src/net/setup.ts has the details).
  */
-import { existsSync, readFileSync } from 'node:fs';
-import { netnsPath } from '@rktnetes/common';
 import { userError } from '@rktnetes/errors';
-import { type NetEntry, netIsHost, netIsNone } from '@rktnetes/stage1-abi';
-import { MNT_DETACH, type Sys } from '@rktnetes/sys';
+import type { ExposedPort, Port } from '@rktnetes/schema';
+import { type NetEntry, type RunArgs, netIsHost, netIsNone } from '@rktnetes/stage1-abi';
+import type { Sys } from '@rktnetes/sys';
+import { type CommandRunner, runCommandSync } from '../net/exec';
+import { forwardedPorts } from '../net/portfwd';
+import { type PodNetworkContext, readNetnsFile, setupPodNetwork, teardownPodNetwork } from '../net/setup';
+
+export { readNetnsFile };
 
 /** How the init sets up the pod's network namespace. */
 export type NetworkPlan = { mode: 'host' } | { mode: 'none' } | { mode: 'join'; path: string };
 
+/** Which kind of networking a `--net` list means. */
+export type NetworkMode = 'host' | 'none' | 'cni';
+
 /**
- * Decides the pod's network namespace from `--net`:
- * - `host` (or no `--net` at all): the host's namespace;
- * - only `none`: a new namespace with loopback;
- * - otherwise: the namespace named in `<pod>/netns` when it exists, else the error
- *   `stage1.net.unsupported` (CNI networking is not implemented yet).
+ * Classifies `--net`: `host` when it names `host` or is absent/empty (rkt: no `--net` at all
+ * means host networking; stage0 always sends `default`), `none` for `none` alone, `cni`
+ * otherwise. Errors (user): `stage1.net.invalid` when `none` is combined with other networks.
  */
-export function planNetwork(pod: string, nets: readonly NetEntry[] | undefined): NetworkPlan {
-  if (netIsHost(nets)) return { mode: 'host' };
+export function networkMode(nets: readonly NetEntry[] | undefined): NetworkMode {
+  if (netIsHost(nets)) return 'host';
   if (netIsNone(nets)) {
     if (nets!.length > 1) throw userError('stage1.net.invalid', `--net=none cannot be combined with other networks (${nets!.map((n) => n.name).join(',')})`);
-    return { mode: 'none' };
+    return 'none';
   }
-  const recorded = readNetnsFile(pod);
-  if (recorded && existsSync(recorded)) return { mode: 'join', path: recorded };
-  const names = (nets ?? []).map((n) => n.name).join(',');
-  throw userError('stage1.net.unsupported', `network ${JSON.stringify(names)} is not implemented yet in stage1-coreos, use --net=host or --net=none`, {
-    details: { nets: names },
-  });
+  return 'cni';
 }
 
-/** The namespace path recorded in `<pod>/netns`, if any. */
-export function readNetnsFile(pod: string): string | undefined {
-  try {
-    const text = readFileSync(netnsPath(pod), 'utf8').trim();
-    return text === '' ? undefined : text;
-  } catch {
-    return undefined;
-  }
+/** What {@link planNetwork} needs. */
+export interface NetworkOptions {
+  pod: string;
+  uuid: string;
+  /** host path of the stage1 root */
+  stage1Root: string;
+  /** the run flags that shape networking */
+  args: Pick<RunArgs, 'net' | 'localConfig' | 'dnsConfMode' | 'debug'>;
+  /** the pod manifest's exposed ports */
+  exposedPorts?: readonly ExposedPort[];
+  /** the apps' ports, to resolve exposed ports by name */
+  apps: ReadonlyArray<{ ports?: readonly Port[] }>;
+  /** the pod lock: marked close-on-exec while plugins run, so none of them holds the pod */
+  lockFd?: number;
+  sys: Pick<Sys, 'mount' | 'umount2' | 'setCloexec'>;
+  env: NodeJS.ProcessEnv;
+  warn(message: string): void;
+  debug(message: string): void;
+  /** runs helpers (default: synchronously, for real) */
+  run?: CommandRunner;
+}
+
+/** The system configuration directory, for the `net.d/` and `plugins/net/` of the vendor layer. */
+function systemConfigOf(env: NodeJS.ProcessEnv): string | undefined {
+  return env['RKT_SYSTEM_CONFIG'] || undefined;
 }
 
 /**
- * gc's part: a network namespace recorded in `<pod>/netns` that is bound inside the pod
- * directory is unmounted (namespaces elsewhere belong to whoever created them). Idempotent.
+ * Decides and, for CNI networks, sets up the pod's network; returns what the init must do.
+ * Ports may only be forwarded into a pod's own network. Errors: `stage1.net.invalid`,
+ * `stage1.net.port` (user), and those of {@link setupPodNetwork}.
  */
-export function releaseNetwork(pod: string, sys: Pick<Sys, 'umount2'>): void {
-  const path = readNetnsFile(pod);
-  if (!path || !path.startsWith(`${pod}/`)) return;
-  try {
-    sys.umount2(path, MNT_DETACH);
-  } catch {
-    // not mounted (any more)
+export function planNetwork(o: NetworkOptions): NetworkPlan {
+  const { net, localConfig, dnsConfMode, debug } = o.args;
+  const mode = networkMode(net);
+  const ports = forwardedPorts(o.exposedPorts, o.apps);
+  if (mode !== 'cni') {
+    if (ports.length > 0) throw userError('stage1.net.port', `ports cannot be forwarded with '${mode}' networking (--port needs a contained network such as --net=default)`);
+    return { mode };
   }
+  if (o.lockFd !== undefined) o.sys.setCloexec(o.lockFd, true);
+  const ctx = networkContext({ ...o, localConfig, debugEnabled: debug });
+  const pn = setupPodNetwork(ctx, { nets: net ?? [], ports, cniDns: (dnsConfMode?.resolv ?? 'default') === 'default' });
+  o.debug(`networks: ${pn.nets.map((n) => `${n.netName}:${n.ifName}=${n.ip || '-'}`).join(' ') || '(loopback only)'}`);
+  return { mode: 'join', path: pn.netns };
+}
+
+/** What {@link releaseNetwork} needs: gc's surroundings. */
+export interface ReleaseOptions {
+  pod: string;
+  uuid: string;
+  stage1Root: string;
+  localConfig?: string;
+  sys: Pick<Sys, 'mount' | 'umount2'>;
+  env: NodeJS.ProcessEnv;
+  debugEnabled: boolean;
+  warn(message: string): void;
+  debug(message: string): void;
+  run?: CommandRunner;
+}
+
+function networkContext(o: ReleaseOptions): PodNetworkContext {
+  const systemConfig = systemConfigOf(o.env);
+  return {
+    pod: o.pod,
+    uuid: o.uuid,
+    stage1Root: o.stage1Root,
+    ...(o.localConfig !== undefined ? { localConfig: o.localConfig } : {}),
+    ...(systemConfig !== undefined ? { systemConfig } : {}),
+    sys: o.sys,
+    run: o.run ?? runCommandSync,
+    env: o.env,
+    debugEnabled: o.debugEnabled,
+    warn: o.warn,
+    debug: o.debug,
+  };
+}
+
+/**
+ * gc's part: removes the pod's port forwarding, runs DEL for every network recorded in
+ * `net-info.json` and removes the network namespace recorded in `<pod>/netns` (when this stage1
+ * made it). Works from the pod's files alone, after a crash at any point of the setup, and is
+ * idempotent. Returns what could not be cleaned up (never throws).
+ */
+export function releaseNetwork(o: ReleaseOptions): string[] {
+  return teardownPodNetwork(networkContext(o));
 }

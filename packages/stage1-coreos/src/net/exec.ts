@@ -1,0 +1,88 @@
+/**
+ * Running the programs the pod networking drives (CNI plugins, `unshare`, `ip`, `iptables`):
+ * synchronously, since run ends in execve and nothing else happens meanwhile. Everything goes
+ * through a {@link CommandRunner} so that unit tests can record the calls instead.
+ */
+import { spawnSync } from 'node:child_process';
+import { accessSync, constants as fsConstants } from 'node:fs';
+import { join } from 'node:path';
+import { systemError } from '@rktnetes/errors';
+
+/** The outcome of one program run. */
+export interface CommandResult {
+  /** exit status; null when killed by a signal or not started */
+  status: number | null;
+  stdout: string;
+  stderr: string;
+  /** set when the program could not be started or timed out */
+  error?: Error;
+}
+
+/** Options of one program run. */
+export interface CommandOptions {
+  /** written to stdin */
+  input?: string | Buffer;
+  /** the whole environment (default: this process's) */
+  env?: NodeJS.ProcessEnv;
+  /** stderr goes to this process's stderr instead of being captured */
+  inheritStderr?: boolean;
+  /** killed (SIGKILL) after this long; default 120 s */
+  timeoutMs?: number;
+}
+
+/** Something that runs a program: {@link runCommandSync}, or a fake in unit tests. */
+export type CommandRunner = (file: string, args: readonly string[], opts?: CommandOptions) => CommandResult;
+
+/** Default time a helper may take before it is killed. */
+export const DEFAULT_COMMAND_TIMEOUT_MS = 120_000;
+
+/** Runs a program to its end and returns its status and output; never throws for a failure. */
+export const runCommandSync: CommandRunner = (file, args, opts = {}) => {
+  const r = spawnSync(file, args, {
+    input: opts.input ?? '',
+    env: opts.env ?? process.env,
+    stdio: ['pipe', 'pipe', opts.inheritStderr ? 'inherit' : 'pipe'],
+    encoding: 'utf8',
+    maxBuffer: 64 * 1024 * 1024,
+    timeout: opts.timeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS,
+    killSignal: 'SIGKILL',
+  });
+  const out: CommandResult = { status: r.status, stdout: r.stdout ?? '', stderr: r.stderr ?? '' };
+  if (r.error) out.error = r.error;
+  return out;
+};
+
+/** Directories searched after PATH: runtimes often start stage1 with a short PATH. */
+export const FALLBACK_TOOL_DIRS: readonly string[] = ['/usr/local/sbin', '/usr/local/bin', '/usr/sbin', '/usr/bin', '/sbin', '/bin'];
+
+const toolCache = new Map<string, string>();
+
+/**
+ * The absolute path of a system tool (`ip`, `iptables`, `unshare`), searched in PATH and then
+ * {@link FALLBACK_TOOL_DIRS}. Throws a system error `stage1.net.tool-missing` naming the Debian
+ * package when it is nowhere.
+ */
+export function findTool(tool: string, env: NodeJS.ProcessEnv = process.env): string {
+  const cached = toolCache.get(tool);
+  if (cached) return cached;
+  for (const dir of [...(env['PATH'] ?? '').split(':').filter(Boolean), ...FALLBACK_TOOL_DIRS]) {
+    const p = join(dir, tool);
+    try {
+      accessSync(p, fsConstants.X_OK);
+      toolCache.set(tool, p);
+      return p;
+    } catch {
+      // not here
+    }
+  }
+  const pkg = tool.startsWith('iptables') ? 'iptables' : tool === 'ip' ? 'iproute2' : 'util-linux';
+  throw systemError('stage1.net.tool-missing', `cannot find ${tool} in PATH (Debian package ${pkg}), needed for pod networking`, { details: { tool } });
+}
+
+/** A one-line description of why a run failed: its stderr, or how it ended. */
+export function failureText(r: CommandResult): string {
+  if (r.error) return r.error.message;
+  const err = r.stderr.trim().split('\n').filter(Boolean).join('; ');
+  if (err) return err;
+  return r.status === null ? 'killed by a signal' : `exit status ${r.status}`;
+}
