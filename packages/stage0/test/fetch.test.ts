@@ -93,6 +93,12 @@ test('image arguments are classified like rkt does', (t) => {
   t.like(parseImageRef('https://h/x.aci'), { kind: 'url', scheme: 'https' });
   t.like(parseImageRef('docker://busybox'), { kind: 'url', scheme: 'docker' });
   t.like(parseImageRef('docker:busybox'), { kind: 'url', scheme: 'docker' });
+  // skopeo's forms of local layered images: no `//`, the path may contain a ref after a colon
+  t.like(parseImageRef('oci:/tmp/layout:v1'), { kind: 'url', scheme: 'oci', url: 'oci:/tmp/layout:v1' });
+  t.like(parseImageRef('oci:layout'), { kind: 'url', scheme: 'oci', url: 'oci:layout' });
+  t.like(parseImageRef('oci-archive:/tmp/a.tar:v1'), { kind: 'url', scheme: 'oci-archive' });
+  t.like(parseImageRef('docker-archive:/tmp/a.tar:busybox:1'), { kind: 'url', scheme: 'docker-archive' });
+  t.like(parseImageRef('OCI:///tmp/layout'), { kind: 'url', scheme: 'oci' });
   t.like(parseImageRef('example.com/app:v1.0,os=linux'), { kind: 'name', name: 'example.com/app', labels: { version: 'v1.0', os: 'linux' } });
   t.like(parseImageRef('busybox:latest'), { kind: 'name', name: 'busybox', labels: { version: 'latest' } });
   t.deepEqual(parseAppString('a.com/b'), { name: 'a.com/b', labels: {} });
@@ -310,9 +316,11 @@ test('a missing file is a one-line error', async (t) => {
   refused(t, await env.run(['fetch', '/nonexistent/x.aci']), /image \/nonexistent\/x\.aci: cannot open \/nonexistent\/x\.aci: no such file/);
 });
 
-test('docker:// images are refused as not supported yet; unknown schemes too', async (t) => {
+test('docker:// images need --insecure-options=image (no signature verification); unknown schemes are refused', async (t) => {
   const env = await rktEnv(t, server.certPath);
-  refused(t, await env.run(['fetch', 'docker://busybox']), /image docker:\/\/busybox: docker:\/\/ images .* are not supported yet/);
+  // refused before any network traffic: one line, exit 254
+  refused(t, await env.run(['fetch', 'docker://busybox']), /^rkt: image docker:\/\/busybox: signature verification for docker images is not supported; use --insecure-options=image$/);
+  refused(t, await env.run(['fetch', 'docker:busybox']), /signature verification for docker images is not supported; use --insecure-options=image$/);
   refused(t, await env.run(['fetch', 'ftp://h/x.aci']), /unsupported URL scheme "ftp"/);
 });
 

@@ -48,17 +48,18 @@ test('oci: layout directories, by ref name; the same image from an oci-archive s
   const layout = join(dir, 'layout');
   await buildOciLayout(layout, { layers: LAYERS, config: CONFIG, ref: 'v1' });
   const rkt = await rktEnv(t);
-  const key = await fetchOk(t, rkt, `oci://${layout}:v1`);
+  const key = await fetchOk(t, rkt, `oci:${layout}:v1`);
   t.deepEqual(await check(rkt, key), { name: 'localhost/layout', version: 'v1', hello: 'hello', gone: true, exec: ['/bin/hello'] });
-  // without a ref, the only image is taken
-  t.is(await fetchOk(t, rkt, `oci://${layout}`), key);
-  const missing = await rkt.run('--insecure-options=image', 'fetch', `oci://${layout}:nope`);
+  // without a ref, the only image is taken; `oci://` + absolute path works too
+  t.is(await fetchOk(t, rkt, `oci:${layout}`), key);
+  t.is(await fetchOk(t, rkt, `oci://${layout}:v1`), key);
+  const missing = await rkt.run('--insecure-options=image', 'fetch', `oci:${layout}:nope`);
   t.is(missing.code, 254);
   t.regex(missing.stderr, /no image named "nope" in .* \(it has: v1\)/);
 
   const archive = join(dir, 'layout.tar');
   execFileSync('tar', ['-cf', archive, '-C', layout, '.']);
-  const key2 = await fetchOk(t, rkt, `oci-archive://${archive}:v1`);
+  const key2 = await fetchOk(t, rkt, `oci-archive:${archive}:v1`);
   t.is(key2, key, 'same name, tag and content: the same image');
   t.is(await withStore(rkt, (s) => s.listLayers().length), 2);
 });
@@ -67,7 +68,7 @@ test('oci: a multi-platform layout picks the host platform', async (t) => {
   const dir = await tmpDir('oci-multi', t);
   await buildOciLayout(dir, { layers: [], ref: 'multi', platforms: [{ architecture: 'arm64', layers: [{ 'bin/hello': 'arm' }] }, { architecture: 'amd64', layers: [{ 'bin/hello': 'hello' }] }] });
   const rkt = await rktEnv(t);
-  const key = await fetchOk(t, rkt, `oci://${dir}:multi`);
+  const key = await fetchOk(t, rkt, `oci:${dir}:multi`);
   t.is((await check(rkt, key)).hello, 'hello');
 });
 
@@ -76,11 +77,11 @@ test('docker-archive: docker save output, plain or gzip-compressed, named by its
   const path = join(dir, 'app.tar');
   await buildDockerArchive(path, { layers: LAYERS, config: CONFIG, repoTags: ['example.com/team/app:2.0'] });
   const rkt = await rktEnv(t);
-  const key = await fetchOk(t, rkt, `docker-archive://${path}`);
+  const key = await fetchOk(t, rkt, `docker-archive:${path}`);
   t.deepEqual(await check(rkt, key), { name: 'example.com/team/app', version: '2.0', hello: 'hello', gone: true, exec: ['/bin/hello'] });
   const gz = join(dir, 'app.tar.gz');
   writeFileSync(gz, gzipSync(readFileSync(path)));
-  t.is(await fetchOk(t, rkt, `docker-archive://${gz}:example.com/team/app:2.0`), key);
+  t.is(await fetchOk(t, rkt, `docker-archive:${gz}:example.com/team/app:2.0`), key);
   t.is(await withStore(rkt, (s) => s.listLayers().length), 2);
 });
 
@@ -98,14 +99,14 @@ test('docker-archive: several images need a ref; unsigned refused without --inse
   const both = join(dir, 'both.tar');
   execFileSync('tar', ['-cf', both, '-C', work, '.']);
   const rkt = await rktEnv(t);
-  const ambiguous = await rkt.run('--insecure-options=image', 'fetch', `docker-archive://${both}`);
+  const ambiguous = await rkt.run('--insecure-options=image', 'fetch', `docker-archive:${both}`);
   t.is(ambiguous.code, 254);
   t.regex(ambiguous.stderr, /name one image of .* \(it has: busybox:1, busybox:2\)/);
-  const key = await fetchOk(t, rkt, `docker-archive://${both}:busybox:2`);
+  const key = await fetchOk(t, rkt, `docker-archive:${both}:busybox:2`);
   const info = await withStore(rkt, (s) => s.getImage(key));
   t.is(info.name, 'registry-1.docker.io/library/busybox');
   t.is(getLabel(info.labels, 'version'), '2');
-  const unsigned = await rkt.run('fetch', `docker-archive://${both}:busybox:1`);
+  const unsigned = await rkt.run('fetch', `docker-archive:${both}:busybox:1`);
   t.is(unsigned.code, 254);
   t.regex(unsigned.stderr, /use --insecure-options=image/);
 });

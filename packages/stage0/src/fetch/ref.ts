@@ -21,6 +21,13 @@ export type ImageRef =
 const SCHEME = /^([a-z][a-z0-9+.-]*):/i;
 
 /**
+ * Schemes recognised without `//` after the colon, as skopeo writes them: `docker:busybox`,
+ * `oci:/path[:ref]`, `oci-archive:/path.tar[:ref]`, `docker-archive:/path.tar[:ref]`. An appc
+ * image named `oci` or `docker` with a version (`oci:1.0`) therefore cannot be named this way.
+ */
+const BARE_SCHEMES: ReadonlySet<string> = new Set(['docker', 'docker-archive', 'oci', 'oci-archive']);
+
+/**
  * Parses an appc app string `name[:version][,label=value...]` (the appc discovery format: a
  * colon only right after the name).
  *
@@ -73,8 +80,8 @@ export function parseImageRef(ref: string, cwd = process.cwd()): ImageRef {
   if (/^sha512-[0-9a-f]*$/i.test(ref)) return { kind: 'hash', ref };
   const m = SCHEME.exec(ref);
   // `name:version` looks like a scheme: only treat it as one when followed by `//`, or for the
-  // docker short form `docker:busybox`
-  if (m && (ref.slice(m[0].length).startsWith('//') || m[1]!.toLowerCase() === 'docker')) {
+  // schemes skopeo spells without it (`docker:busybox`, `oci:/path:ref`, ...)
+  if (m && (ref.slice(m[0].length).startsWith('//') || BARE_SCHEMES.has(m[1]!.toLowerCase()))) {
     const scheme = m[1]!.toLowerCase();
     if (scheme === 'file') {
       let path: string;

@@ -1,10 +1,9 @@
 /**
  * The URL schemes `rkt fetch` understands, one line each. A handler is loaded only when an
- * image of its scheme is fetched. Add a scheme (e.g. `docker`) by replacing or adding its line:
+ * image of its scheme is fetched. Add a scheme by adding its line:
  *
- *     docker: () => import('./docker').then((m) => m.dockerScheme),
+ *     myscheme: () => import('./myscheme').then((m) => m.myScheme),
  */
-import { userError } from '@rktnetes/errors';
 import type { PullPolicy } from './index';
 import type { FetchSession } from './session';
 import type { SignatureSource } from './verify-import';
@@ -29,16 +28,6 @@ export interface SchemeHandler {
   readonly remote: boolean;
   /** Fetches (or revalidates) the image and returns its store key. */
   fetch(s: FetchSession, req: SchemeRequest): Promise<string>;
-}
-
-/** A handler that refuses a scheme that is planned but not there yet. */
-function notSupportedYet(scheme: string, what: string): () => Promise<SchemeHandler> {
-  return async () => ({
-    remote: true,
-    fetch: async (_s, req) => {
-      throw userError('fetch.unsupported-scheme', `image ${req.image}: ${scheme}:// images (${what}) are not supported yet`);
-    },
-  });
 }
 
 const httpScheme = () => import('./remote-scheme').then((m) => m.httpScheme);

@@ -1,7 +1,8 @@
 /**
  * `rkt image export IMAGE OUTPUT`: writes the image as the uncompressed ACI it was imported as
- * (so its sha512 is the image ID). The store checks the hash while streaming; a corrupt image
- * fails and leaves no output behind.
+ * (so its sha512 is the image ID). A layered (Docker/OCI) image is written as an ACI of its
+ * flattened root filesystem, whose sha512 is not its ID. The store checks the hash (of the
+ * blob, or of every layer) while streaming; a corrupt image fails and leaves no output behind.
  */
 import { closeSync, constants, openSync, writeSync } from 'node:fs';
 import { isRktError, systemError, userError } from '@rktnetes/errors';

@@ -1,8 +1,9 @@
 /**
  * `rkt image extract IMAGE DIR`: the image's files as they are in its archive (`manifest` and
  * `rootfs/`, or with `--rootfs-only` the rootfs alone), without dependencies. The archive is
- * read from the store blob and its hash checked as it streams; on any failure the output
- * directory is removed again.
+ * read from the store blob and its hash checked as it streams; a layered (Docker/OCI) image
+ * comes as the store exports it, its layers merged with the whiteouts applied. On any failure
+ * the output directory is removed again.
  */
 import { mkdirSync } from 'node:fs';
 import type { Context } from '../cli/context';

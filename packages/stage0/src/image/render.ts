@@ -2,7 +2,8 @@
  * `rkt image render IMAGE DIR`: the image as an app sees it, dependencies included. The store
  * renders it into the tree store (once), the tree is checked against its recorded hash (and
  * rebuilt when it was modified), then copied out: `DIR/manifest` and `DIR/rootfs`, or with
- * `--rootfs-only` the rootfs alone.
+ * `--rootfs-only` the rootfs alone. A layered (Docker/OCI) image is copied from its flattened
+ * render (a real rootfs with the whiteouts applied), not from its layers.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -25,11 +26,12 @@ export async function runImageRender(ctx: Context, ref: string, dir: string, opt
     let rendered: RenderResult;
     try {
       key = store.resolveImage(ref);
-      rendered = await store.render(key);
+      // flatten: a layered image gets a tree with a real rootfs to copy (ACIs ignore it)
+      rendered = await store.render(key, { flatten: true });
       const check = await store.verifyTree(rendered.treeStoreID);
       if (!check.ok) {
         ctx.log.warn(`tree ${rendered.treeStoreID} of image "${ref}" was modified on disk; rebuilding it`);
-        rendered = await store.render(key, { rebuild: true });
+        rendered = await store.render(key, { rebuild: true, flatten: true });
       }
     } catch (e) {
       throw aboutImage(ref, e);

@@ -356,7 +356,8 @@ function lastApp(o: PodArgs, flag: string): CliApp {
   return app;
 }
 
-function appFlagSpecs(o: PodArgs): FlagSpec[] {
+/** The per-app flags of `rkt run` (they apply to the last app of `o.apps`); `rkt app add` uses them too. */
+export function appFlagSpecs(o: PodArgs): FlagSpec[] {
   const once = <K extends keyof CliApp>(flag: string, key: K, value: CliApp[K]) => {
     const app = lastApp(o, flag);
     if (app[key] !== undefined) throw usage('app-flag', `--${flag} specified multiple times for the same image`);

@@ -19,18 +19,30 @@ export interface RawCommandSpec {
   epilogue?: string;
   /** the flags, for --help only */
   options: Record<string, Options>;
+  /** the commands this one is nested in (`['app']` for `rkt app add`) */
+  parents?: string[];
   /** runs the command with its raw arguments and the global flags given before the command */
   run: (args: string[], globals: GlobalOptions) => Promise<void>;
+}
+
+/** A yargs command module made by {@link rawCommand}, with its runner for the fast path. */
+export type RawCommandModule = CommandModule & { rawRun: RawCommandSpec['run'] };
+
+/** Whether a command module was made by {@link rawCommand}. */
+export function isRawCommand(mod: CommandModule): mod is RawCommandModule {
+  return typeof (mod as Partial<RawCommandModule>).rawRun === 'function';
 }
 
 /**
  * Builds a yargs command module that stops yargs' parsing at the command name and passes the
  * rest of the command line, verbatim, to `spec.run`. `--help`/`-h` before the first positional
- * prints the help yargs renders from `spec.options`.
+ * prints the help yargs renders from `spec.options`. `rawRun` is `spec.run`, for
+ * src/cli/fast-path.ts, which starts such commands without yargs.
  */
-export function rawCommand(spec: RawCommandSpec): CommandModule {
+export function rawCommand(spec: RawCommandSpec): RawCommandModule {
   let yy: Argv | undefined;
   return {
+    rawRun: spec.run,
     command: `${spec.name} [args..]`,
     describe: spec.describe,
     builder: (y: Argv) => {
@@ -44,6 +56,7 @@ export function rawCommand(spec: RawCommandSpec): CommandModule {
     },
     handler: async (argv: ArgumentsCamelCase) => {
       const rest = [...((argv['--'] as string[] | undefined) ?? [])];
+      for (const parent of spec.parents ?? []) if (rest[0] === parent) rest.shift();
       if (rest[0] === spec.name) rest.shift();
       if (wantsHelp(rest)) {
         process.stdout.write(`${yy ? await yy.getHelp() : spec.usage}\n`);
@@ -55,7 +68,7 @@ export function rawCommand(spec: RawCommandSpec): CommandModule {
 }
 
 /** Whether `--help` or `-h` appears among the flags (before any `--`). */
-function wantsHelp(args: readonly string[]): boolean {
+export function wantsHelp(args: readonly string[]): boolean {
   for (const a of args) {
     if (a === '--') return false;
     if (a === '--help' || a === '-h' || a === '--help=true') return true;

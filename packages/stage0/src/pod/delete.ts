@@ -10,24 +10,28 @@ import { join, relative } from 'node:path';
 import { stage1RootfsPath, stage1ImagePath } from '@rktnetes/common';
 import { oneLine, systemError } from '@rktnetes/errors';
 import { buildGcArgs } from '@rktnetes/stage1-abi';
-import { layoutFor } from '@rktnetes/store';
 import { mountsUnder, readMountInfo, unmountTree, type Sys } from '@rktnetes/sys';
 import type { Context } from '../cli/context';
 import { readPodStage1, runEntrypoint } from '../stage1/entrypoints';
 import { quote } from './format';
 import { readableStage1Root, stage1TreeStoreId, usesOverlay, type PodStatus } from './info';
 import { mountImageOverlay } from './overlay';
+import { treeLowerDirs } from './trees';
 
 /**
  * Mounts the stage1 overlay again when it is gone (a reboot between exit and gc), so that the
  * gc entrypoint exists. Returns whether it mounted something.
  */
-function remountStage1(ctx: Context, sys: Sys, p: PodStatus, s1id: string): boolean {
+async function remountStage1(ctx: Context, sys: Sys, p: PodStatus, s1id: string): Promise<boolean> {
   const target = join(fs.realpathSync(p.path), relative(p.path, stage1RootfsPath(p.path)));
   if (readMountInfo().some((m) => m.mountPoint === target)) return false;
-  const lower = layoutFor(ctx.dataDir).treeRootfs(s1id);
-  if (!fs.existsSync(lower)) throw systemError('pod.gc', `stage1 tree ${s1id} is no longer in the store`);
-  mountImageOverlay(sys, p.path, { lower, treeStoreId: s1id, dest: stage1ImagePath(p.path) });
+  let lowerDirs: string[];
+  try {
+    lowerDirs = await treeLowerDirs(ctx.dataDir, s1id, (m) => ctx.log.debug(m));
+  } catch (e) {
+    throw systemError('pod.gc', `stage1 tree ${s1id} is no longer in the store`, { cause: e });
+  }
+  mountImageOverlay(sys, p.path, { lowerDirs, treeStoreId: s1id, dest: stage1ImagePath(p.path) });
   return true;
 }
 
@@ -36,7 +40,7 @@ async function stage1Gc(ctx: Context, sys: Sys, p: PodStatus): Promise<void> {
   try {
     if (await usesOverlay(p.path)) {
       const id = await stage1TreeStoreId(p.path);
-      if (id) remountStage1(ctx, sys, p, id);
+      if (id) await remountStage1(ctx, sys, p, id);
     }
     const s1 = await readPodStage1(p.path);
     const args = buildGcArgs({ uuid: p.uuid, debug: ctx.debug, localConfig: ctx.localConfig }, s1.interfaceVersion, {

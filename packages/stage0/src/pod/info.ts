@@ -2,17 +2,24 @@
  * What `rkt list` and `rkt status` know about a pod, read from its directory: state (where the
  * directory is and whether it is locked), manifest, times, pid, networks and app exit
  * statuses. Follows rkt's pkg/pod rules for which facts are meaningful in which state.
+ *
+ * The files are small and local, so they are read with synchronous calls: `rkt list` reads a
+ * dozen per pod, and going through the libuv thread pool for each (fs.promises) cost several
+ * times the reads themselves with 1,000 pods (bench/scale-list.mjs).
  */
-import * as fsp from 'node:fs/promises';
+import * as fs from 'node:fs';
 import {
   appImageManifestPath,
   appInfoManifestPath,
+  appStatusPathIn,
   effectiveStage1RootfsPath,
   isAfterRun,
   isLockMeaningful,
   locatePod,
+  netInfoPath,
   overlayPreparedPath,
-  pathExists,
+  parseIntFile,
+  parseNetInfo,
   podCreatedPath,
   podDirStateOf,
   podManifestAvailable,
@@ -20,10 +27,7 @@ import {
   podPidPath,
   podPpidPath,
   podStateOf,
-  readAppStatus,
-  readFileTolerant,
-  readNetInfo,
-  readPodPid,
+  readFileTolerantSync,
   stage1TreeStoreIdPath,
   type NetInfo,
   type PodDirState,
@@ -47,6 +51,17 @@ export interface PodStatus {
   state: PodState;
 }
 
+/** Whether `path` exists (lstat: a dangling symlink counts). */
+function existsSync(path: string): boolean {
+  return fs.lstatSync(path, { throwIfNoEntry: false }) !== undefined;
+}
+
+/** An integer file (pid, app status); undefined when absent. */
+function readIntFileSync(path: string): number | undefined {
+  const text = readFileTolerantSync(path);
+  return text === undefined ? undefined : parseIntFile(text, path);
+}
+
 /**
  * The state of a pod found at `loc`, probing its lock where the lock means something. A pod
  * that moved meanwhile is looked up again; undefined when it is gone.
@@ -56,7 +71,7 @@ export async function podStatus(dataDir: string, loc: PodLocation, sys: Sys = po
   for (let attempt = 0; cur && attempt < 3; attempt++) {
     const at = { uuid: cur.uuid, path: cur.path, dir: cur.state };
     if (!isLockMeaningful(cur.state)) {
-      if (await pathExists(cur.path)) return { ...at, state: podStateOf(cur.state, false) };
+      if (existsSync(cur.path)) return { ...at, state: podStateOf(cur.state, false) };
     } else {
       const locked = isPodLocked(cur.path, sys);
       if (locked !== undefined) return { ...at, state: podStateOf(cur.state, locked) };
@@ -67,13 +82,13 @@ export async function podStatus(dataDir: string, loc: PodLocation, sys: Sys = po
 }
 
 /** Whether the pod's images were prepared as overlay mounts (`overlay-prepared`). */
-export function usesOverlay(path: string): Promise<boolean> {
-  return pathExists(overlayPreparedPath(path));
+export async function usesOverlay(path: string): Promise<boolean> {
+  return existsSync(overlayPreparedPath(path));
 }
 
 /** The stage1 tree store id written at prepare time, if any. */
 export async function stage1TreeStoreId(path: string): Promise<string | undefined> {
-  const text = await readFileTolerant(stage1TreeStoreIdPath(path));
+  const text = readFileTolerantSync(stage1TreeStoreIdPath(path));
   return text === undefined ? undefined : text.trim();
 }
 
@@ -92,7 +107,7 @@ export async function readPodManifest(path: string, uuid: string): Promise<PodMa
   const file = podManifestPath(path);
   let text: string;
   try {
-    text = await fsp.readFile(file, 'utf8');
+    text = fs.readFileSync(file, 'utf8');
   } catch (e) {
     throw userError('pod.manifest', `cannot read the manifest of pod ${uuid}`, { cause: e, details: { uuid } });
   }
@@ -103,13 +118,8 @@ export async function readPodManifest(path: string, uuid: string): Promise<PodMa
   }
 }
 
-async function mtime(path: string): Promise<Date | undefined> {
-  try {
-    return (await fsp.stat(path)).mtime;
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw e;
-  }
+function mtime(path: string): Date | undefined {
+  return fs.statSync(path, { throwIfNoEntry: false })?.mtime;
 }
 
 const isRunning = (s: PodState) => s === 'running';
@@ -117,20 +127,20 @@ const isRunning = (s: PodState) => s === 'running';
 /** When the pod was created (prepared): mtime of `pod-created`, else of `pod`. */
 export async function creationTime(p: PodStatus): Promise<Date | undefined> {
   if (!(p.state === 'prepared' || isRunning(p.state) || isAfterRun(p.state))) return undefined;
-  return (await mtime(podCreatedPath(p.path))) ?? (await mtime(podManifestPath(p.path)));
+  return mtime(podCreatedPath(p.path)) ?? mtime(podManifestPath(p.path));
 }
 
 /** When the pod started: mtime of the `pid` or `ppid` file stage1 wrote. */
 export async function startTime(p: PodStatus): Promise<Date | undefined> {
   if (!isRunning(p.state) && !isAfterRun(p.state)) return undefined;
-  return (await mtime(podPidPath(p.path))) ?? (await mtime(podPpidPath(p.path)));
+  return mtime(podPidPath(p.path)) ?? mtime(podPpidPath(p.path));
 }
 
 /** When gc marked the pod (the ctime of its directory in a garbage directory). */
 export async function gcMarkedTime(p: PodStatus): Promise<Date | undefined> {
   if (p.state !== 'exited garbage' && p.state !== 'exited deleting' && p.state !== 'garbage' && p.state !== 'deleting') return undefined;
   try {
-    return (await fsp.lstat(p.path)).ctime;
+    return fs.lstatSync(p.path).ctime;
   } catch {
     return undefined;
   }
@@ -160,17 +170,36 @@ export interface PodDescription extends PodStatus {
   errors: Error[];
 }
 
-async function appImageName(path: string, app: string): Promise<string> {
-  for (const file of [appInfoManifestPath(path, app), appImageManifestPath(path, app)]) {
-    const text = await readFileTolerant(file).catch(() => undefined);
-    if (text === undefined) continue;
+/**
+ * `name:version` of each image manifest text already parsed: pods of one image carry the same
+ * manifest, and validating it again for each of 1,000 pods was a fifth of `rkt list`.
+ */
+const imageNames = new Map<string, string>();
+
+function imageNameOf(text: string, file: string): string {
+  let name = imageNames.get(text);
+  if (name === undefined) {
     try {
       const m = parseImageManifest(text, { source: file });
       const version = getLabel(m.labels, 'version');
-      return version ? `${m.name}:${version}` : m.name;
+      name = version ? `${m.name}:${version}` : m.name;
     } catch {
-      return '--';
+      name = '--';
     }
+    imageNames.set(text, name);
+  }
+  return name;
+}
+
+function appImageName(path: string, app: string): string {
+  for (const file of [appInfoManifestPath(path, app), appImageManifestPath(path, app)]) {
+    let text: string | undefined;
+    try {
+      text = readFileTolerantSync(file);
+    } catch {
+      text = undefined;
+    }
+    if (text !== undefined) return imageNameOf(text, file);
   }
   return '--';
 }
@@ -194,13 +223,14 @@ export async function describePod(p: PodStatus): Promise<PodDescription> {
     note(e);
   }
   try {
-    d.networks = await readNetInfo(p.path);
+    const text = readFileTolerantSync(netInfoPath(p.path));
+    d.networks = text === undefined ? [] : parseNetInfo(text, netInfoPath(p.path));
   } catch (e) {
     note(e);
   }
   try {
-    const pid = await readPodPid(p.path);
-    if (pid) d.pid = pid.pid;
+    const pid = readIntFileSync(podPidPath(p.path)) ?? readIntFileSync(podPpidPath(p.path));
+    if (pid !== undefined) d.pid = pid;
   } catch (e) {
     if (!isRktError(e)) note(e);
   }
@@ -213,10 +243,10 @@ export async function describePod(p: PodStatus): Promise<PodDescription> {
       note(e);
     }
     for (const ra of d.manifest.apps) {
-      const app: AppDescription = { name: ra.name, imageName: await appImageName(p.path, ra.name), imageId: ra.image.id };
+      const app: AppDescription = { name: ra.name, imageName: appImageName(p.path, ra.name), imageId: ra.image.id };
       if (root !== undefined) {
         try {
-          const code = await readAppStatus(root, ra.name);
+          const code = readIntFileSync(appStatusPathIn(root, ra.name));
           if (code !== undefined) app.exitCode = code;
         } catch {
           // a status file being written or garbage: no status

@@ -3,6 +3,9 @@
  * stage0 generates it: one runtime app per image with the image's app section and the
  * command line's overrides, the volumes, exposed ports and annotations.
  *
+ * Arguments after an image are appended to its exec, except for a Docker/OCI image, whose
+ * `Cmd` they replace (see ./docker-image).
+ *
  * Environment precedence, lowest first (rkt's documentation of `rkt run`): the parent's
  * environment (`--inherit-env`, never replacing the image's), the image's, `--set-env-file`,
  * `--set-env`, and the app's own `--environment`.
@@ -25,6 +28,7 @@ import {
 } from '@rktnetes/schema';
 import { ANNOTATION_POD_MUTABLE } from '@rktnetes/stage1-abi';
 import { mergeMounts, replaceIsolator, seccompIsolator, type CliApp, type EnvList, type PodArgs } from './args';
+import { execWithArgs } from './docker-image';
 
 /** An app of the command line with its image resolved in the store. */
 export interface ResolvedApp {
@@ -93,7 +97,10 @@ export function runtimeAppFor(r: ResolvedApp, podMounts: PodArgs['mounts'], env:
     ? (JSON.parse(JSON.stringify(manifest.app)) as App)
     : { user: String(process.getuid?.() ?? 0), group: String(process.getgid?.() ?? 0) };
   if (cli.exec !== undefined) app.exec = [cli.exec];
-  if (cli.args !== undefined) app.exec = [...(app.exec ?? []), ...cli.args];
+  if (cli.args !== undefined) {
+    // after --exec the arguments follow it (rkt); otherwise a Docker image's Cmd is replaced
+    app.exec = cli.exec !== undefined ? [...(app.exec ?? []), ...cli.args] : execWithArgs(manifest, app.exec, cli.args);
+  }
   if (cli.workingDir !== undefined) app.workingDirectory = cli.workingDir;
   const isolators: Isolator[] = [...(app.isolators ?? [])];
   for (const iso of cli.isolators) replaceIsolator(isolators, iso);

@@ -3,13 +3,17 @@
  * copies of them (`--no-overlay`). Overlays are mounted by stage0 in the host mount namespace
  * when the pod starts, like rkt's stage0 does; `rkt gc` unmounts them.
  *
- *   stage1/rootfs                       lower cas/tree/<s1>/rootfs, upper overlay/<s1>/upper, work overlay/<s1>/work
- *   stage1/rootfs/opt/stage2/<app>/rootfs  lower cas/tree/<id>/rootfs, upper overlay/<id>/upper/<app>, work overlay/<id>/work/<app>
+ *   stage1/rootfs                       lower <s1 lower dirs>, upper overlay/<s1>/upper, work overlay/<s1>/work
+ *   stage1/rootfs/opt/stage2/<app>/rootfs  lower <app lower dirs>, upper overlay/<id>/upper/<app>, work overlay/<id>/work/<app>
+ *
+ * The lower dirs are the store render's `lowerDirs`: `[cas/tree/<id>/rootfs]` for an ACI, the
+ * layer directories `cas/layer/<hex>` (uppermost first) for a layered (Docker/OCI) image. They
+ * are only ever read; every write of the pod goes to its upper dir.
  */
 import { execFile } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as fsp from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { DEFAULT_REGULAR_DIR_MODE, overlayDir, overlayImageDir, overlayUpperDir, overlayWorkDir } from '@rktnetes/common';
 import { systemError, userError } from '@rktnetes/errors';
 import type { Sys } from '@rktnetes/sys';
@@ -40,17 +44,51 @@ export function overlayUnsupportedReason(dataDir: string): string | undefined {
 }
 
 /** overlayfs option escaping: `:` and `,` separate directories. */
-const escapeDir = (dir: string) => dir.replace(/[:,]/g, (c) => `\\${c}`);
+export const escapeDir = (dir: string) => dir.replace(/[:,]/g, (c) => `\\${c}`);
 
-/** The mount data of an overlay. */
-export function overlayOptions(lower: string, upper: string, work: string): string {
-  return `lowerdir=${escapeDir(lower)},upperdir=${escapeDir(upper)},workdir=${escapeDir(work)}`;
+/**
+ * The longest mount data the kernel takes: mount(2) copies at most one page of options (4096
+ * bytes with its terminating NUL).
+ */
+export const MAX_MOUNT_DATA = 4095;
+
+/** The mount data of an overlay; `lower` is one directory or the lower dirs, uppermost first. */
+export function overlayOptions(lower: string | readonly string[], upper: string, work: string): string {
+  const lowers = typeof lower === 'string' ? [lower] : lower;
+  return `lowerdir=${lowers.map(escapeDir).join(':')},upperdir=${escapeDir(upper)},workdir=${escapeDir(work)}`;
+}
+
+/**
+ * How to mount an overlay of `lowerDirs`: the mount data, and the directory to mount from when
+ * the lower dirs are given relative to it. With many layers absolute paths overflow the page
+ * of mount options (about 45 `cas/layer/<64 hex>` paths); when they all live in one directory
+ * their names relative to it fit about 60. Throws `pod.overlay-too-deep` when even that is too
+ * long.
+ */
+export function overlayMountData(lowerDirs: readonly string[], upper: string, work: string): { data: string; cwd?: string } {
+  return fitLowerDirs(lowerDirs, (lowers) => overlayOptions(lowers, upper, work));
+}
+
+/**
+ * Mount data built by `build` from `lowerDirs`, or from their names relative to their common
+ * parent (returned as `cwd`) when the absolute form exceeds {@link MAX_MOUNT_DATA}. Throws
+ * `pod.overlay-too-deep` when neither fits.
+ */
+export function fitLowerDirs(lowerDirs: readonly string[], build: (lowers: readonly string[]) => string): { data: string; cwd?: string } {
+  const data = build(lowerDirs);
+  if (data.length <= MAX_MOUNT_DATA) return { data };
+  const parent = dirname(lowerDirs[0] ?? '/');
+  if (lowerDirs.every((d) => dirname(d) === parent)) {
+    const relative = build(lowerDirs.map((d) => basename(d)));
+    if (relative.length <= MAX_MOUNT_DATA) return { data: relative, cwd: parent };
+  }
+  throw userError('pod.overlay-too-deep', `cannot mount an image of ${lowerDirs.length} layers: its overlay options exceed ${MAX_MOUNT_DATA} bytes`);
 }
 
 /** One overlay to set up for an image directory (`<dest>/rootfs`). */
 export interface ImageOverlay {
-  /** the tree store render's rootfs */
-  lower: string;
+  /** the tree store render's `lowerDirs`, uppermost first (`[rootfs]` for an ACI) */
+  lowerDirs: readonly string[];
   treeStoreId: string;
   /** the image directory; the overlay is mounted on `<dest>/rootfs` */
   dest: string;
@@ -65,7 +103,10 @@ export interface ImageOverlay {
 export function mountImageOverlay(sys: Sys, pod: string, o: ImageOverlay): string {
   const target = join(o.dest, 'rootfs');
   try {
-    const imgMode = fs.statSync(o.lower).mode & 0o7777;
+    const top = o.lowerDirs[0];
+    if (top === undefined) throw userError('pod.overlay', 'no lower directory to mount');
+    // the merged root has the mode of the uppermost layer's root
+    const imgMode = fs.statSync(top).mode & 0o7777;
     fs.mkdirSync(target, { recursive: true, mode: imgMode });
     fs.mkdirSync(overlayDir(pod), { recursive: true, mode: DEFAULT_REGULAR_DIR_MODE });
     // the pod directory may be setgid; files created in the pod must not inherit the group
@@ -75,11 +116,24 @@ export function mountImageOverlay(sys: Sys, pod: string, o: ImageOverlay): strin
     const work = overlayWorkDir(pod, o.treeStoreId, o.app);
     fs.mkdirSync(upper, { recursive: true, mode: imgMode });
     fs.mkdirSync(work, { recursive: true, mode: DEFAULT_REGULAR_DIR_MODE });
-    sys.mount('overlay', target, 'overlay', 0, overlayOptions(o.lower, upper, work));
+    const { data, cwd } = overlayMountData(o.lowerDirs, upper, work);
+    if (cwd === undefined) sys.mount('overlay', target, 'overlay', 0, data);
+    else withCwd(sys, cwd, () => sys.mount('overlay', target, 'overlay', 0, data));
   } catch (e) {
     throw systemError('pod.overlay', `cannot mount the overlay of ${o.app === undefined ? 'stage1' : `app ${o.app}`} on ${target}`, { cause: e });
   }
   return target;
+}
+
+/** Runs `fn` with the working directory at `dir` (mount(2) resolves relative lower dirs against it). */
+function withCwd<T>(sys: Sys, dir: string, fn: () => T): T {
+  const back = process.cwd();
+  sys.chdir(dir);
+  try {
+    return fn();
+  } finally {
+    sys.chdir(back);
+  }
 }
 
 /**

@@ -1,9 +1,11 @@
 /**
  * Preparing a pod directory (rkt's stage0.Prepare): a new uuid, `pods/embryo/<uuid>` locked
  * and moved to `pods/prepare`, the stage1 and app images rendered in the tree store (and
- * copied into the pod with `--no-overlay`), and the files stage1 reads written: `stage1/manifest`,
- * `stage1TreeStoreID`, `appsinfo/<app>/{manifest,treeStoreID}`, `pod`, `pod.lck`,
- * `pod-created`, `overlay-prepared`. See docs/on-disk-format.md.
+ * copied into the pod with `--no-overlay`, from a flattened render for layered images), and the
+ * files stage1 reads written: `stage1/manifest`, `stage1TreeStoreID`,
+ * `appsinfo/<app>/{manifest,treeStoreID}`, `pod`, `pod.lck`, `pod-created`, `overlay-prepared`.
+ * Docker-converted apps get their implicit volumes, filled from the image, in
+ * `sharedVolumes/<volume>` and in the pod manifest. See docs/on-disk-format.md.
  *
  * The caller gets the pod still in `pods/prepare` and locked; it moves it to `prepared` or `run`.
  * A failed prepare removes the pod directory.
@@ -27,19 +29,23 @@ import {
   podManifestLockPath,
   podManifestPath,
   renamePod,
+  sharedVolumePath,
   stage1ImagePath,
   stage1ManifestPath,
   stage1RootfsPath,
   stage1TreeStoreIdPath,
+  tmpDir,
   writeFileAtomic,
   writeUUIDFile,
 } from '@rktnetes/common';
 import { wrap } from '@rktnetes/errors';
-import { serializePodManifest, type PodManifest } from '@rktnetes/schema';
+import { EMPTY_VOLUME_DEFAULTS, serializePodManifest, type ImageManifest, type PodManifest } from '@rktnetes/schema';
 import type { Store } from '@rktnetes/store';
 import { mountsUnder, readMountInfo, type Sys } from '@rktnetes/sys';
 import type { Context } from '../cli/context';
 import { lockPod, podSys, withPrepareLock, type PodLock } from './lock';
+import { convertedFromDocker, implicitDockerVolumes, withImplicitVolumes } from './docker-image';
+import { fillVolumeFromImage, type ImageRoot } from './docker-volumes';
 import { copyTree } from './overlay';
 
 /** What to prepare. */
@@ -68,36 +74,72 @@ async function writeManifestOf(store: Store, key: string, path: string): Promise
 
 async function prepareStage1(spec: PrepareSpec, pod: string): Promise<void> {
   await fsp.mkdir(stage1ImagePath(pod), { recursive: true, mode: DEFAULT_REGULAR_DIR_MODE });
-  const tree = await spec.store.render(spec.stage1Key);
+  // without overlay the rootfs is copied: a layered image needs its flattened tree for that
+  const tree = await spec.store.render(spec.stage1Key, { flatten: !spec.useOverlay });
   await writeManifestOf(spec.store, spec.stage1Key, stage1ManifestPath(pod));
   if (!spec.useOverlay) await copyTree(tree.rootfs, stage1RootfsPath(pod));
   await writeFileAtomic(stage1TreeStoreIdPath(pod), tree.treeStoreID, DEFAULT_REGULAR_FILE_MODE);
 }
 
-async function prepareApp(spec: PrepareSpec, pod: string, app: string, key: string): Promise<void> {
-  const tree = await spec.store.render(key);
+/** Prepares one app; returns where its root filesystem as the image has it can be read. */
+async function prepareApp(spec: PrepareSpec, pod: string, app: string, key: string): Promise<ImageRoot> {
+  const tree = await spec.store.render(key, { flatten: !spec.useOverlay });
   await fsp.mkdir(appInfoDir(pod, app), { recursive: true, mode: DEFAULT_REGULAR_DIR_MODE });
+  let root: ImageRoot;
   if (spec.useOverlay) {
+    // the tree ID is where `rkt gc`/`rkt image gc` find the trees (and layers) pods use
     await writeFileAtomic(appTreeStoreIdPath(pod, app), tree.treeStoreID, DEFAULT_REGULAR_FILE_MODE);
+    root = tree.layered ? { lowerDirs: tree.lowerDirs } : { dir: tree.rootfs };
   } else {
     await fsp.mkdir(appDir(pod, app), { recursive: true, mode: DEFAULT_REGULAR_DIR_MODE });
     await copyTree(tree.rootfs, appRootfsPath(pod, app));
     await writeManifestOf(spec.store, key, appImageManifestPath(pod, app));
+    root = { dir: appRootfsPath(pod, app) };
   }
   await writeManifestOf(spec.store, key, appInfoManifestPath(pod, app));
+  return root;
 }
 
-async function fillPodDir(spec: PrepareSpec, pod: string, log: Context['log']): Promise<void> {
+/**
+ * Adds the implicit volumes of Docker-converted apps to the pod manifest, each filled with the
+ * image's content at its path (see ./docker-image and ./docker-volumes).
+ */
+async function addDockerVolumes(ctx: Context, spec: PrepareSpec, pod: string, roots: ReadonlyMap<string, ImageRoot>): Promise<PodManifest> {
+  const log = ctx.log;
+  const dockerApps = new Map<string, ImageManifest>();
+  for (const ra of spec.manifest.apps) {
+    const manifest = spec.store.getImageManifest(ra.image.id);
+    if (convertedFromDocker(manifest, spec.store.getImage(ra.image.id).format === 'oci')) dockerApps.set(ra.name, manifest);
+  }
+  const implicit = implicitDockerVolumes(spec.manifest, dockerApps);
+  const filled = [];
+  for (const v of implicit) {
+    log.debug(`app ${v.app}: implicit volume ${v.name} for ${v.path}, with the image's content there`);
+    const root = roots.get(v.app) as ImageRoot;
+    const res = await fillVolumeFromImage(root, v.path, sharedVolumePath(pod, v.name), tmpDir(ctx.dataDir));
+    if (res.kind === 'not-a-directory') log.warn(`app ${v.app}: volume ${v.path} is not a directory in the image; its volume starts empty`);
+    const d = EMPTY_VOLUME_DEFAULTS;
+    filled.push(res.kind === 'copied' ? { ...v, mode: res.mode, uid: res.uid, gid: res.gid } : { ...v, mode: d.mode, uid: d.uid, gid: d.gid });
+  }
+  return withImplicitVolumes(spec.manifest, filled);
+}
+
+async function fillPodDir(ctx: Context, spec: PrepareSpec, pod: string): Promise<void> {
+  const log = ctx.log;
   await fsp.mkdir(appsInfoDir(pod), { recursive: true, mode: DEFAULT_REGULAR_DIR_MODE });
   log.debug('preparing stage1');
   await prepareStage1(spec, pod);
+  const roots = new Map<string, ImageRoot>();
   for (const ra of spec.manifest.apps) {
     log.debug(`preparing app ${ra.name} from ${ra.image.id}`);
-    await prepareApp(spec, pod, ra.name, ra.image.id);
+    roots.set(ra.name, await prepareApp(spec, pod, ra.name, ra.image.id));
   }
+  const manifest = await addDockerVolumes(ctx, spec, pod, roots);
+  // a user's manifest is written as given unless implicit volumes were added to it
+  const text = manifest === spec.manifest && spec.manifestText !== undefined ? spec.manifestText : serializePodManifest(manifest);
   fs.closeSync(fs.openSync(podManifestLockPath(pod), fs.constants.O_CREAT | fs.constants.O_RDWR, 0o600));
   log.debug('writing pod manifest');
-  await writeFileAtomic(podManifestPath(pod), spec.manifestText ?? serializePodManifest(spec.manifest), DEFAULT_REGULAR_FILE_MODE);
+  await writeFileAtomic(podManifestPath(pod), text, DEFAULT_REGULAR_FILE_MODE);
   fs.closeSync(fs.openSync(podCreatedPath(pod), fs.constants.O_CREAT | fs.constants.O_RDWR, DEFAULT_REGULAR_FILE_MODE));
   if (spec.useOverlay) fs.closeSync(fs.openSync(overlayPreparedPath(pod), fs.constants.O_CREAT | fs.constants.O_RDWR, DEFAULT_REGULAR_FILE_MODE));
 }
@@ -122,7 +164,7 @@ export async function preparePod(ctx: Context, spec: PrepareSpec, sys: Sys = pod
     lock = lockPod(embryo, uuid, sys);
     path = await renamePod(ctx.dataDir, uuid, 'embryo', 'prepare', 'embryo');
     const pod = path;
-    await withPrepareLock(ctx.dataDir, () => fillPodDir(spec, pod, ctx.log), sys);
+    await withPrepareLock(ctx.dataDir, () => fillPodDir(ctx, spec, pod), sys);
     return { uuid, path, lock };
   } catch (e) {
     await discard(path).catch(() => undefined);

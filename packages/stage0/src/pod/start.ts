@@ -4,7 +4,6 @@
  * passing the pod lock as `RKT_LOCK_FD`. The exit status of `rkt run` is the run entrypoint's.
  */
 import * as fs from 'node:fs';
-import { layoutFor } from '@rktnetes/store';
 import {
   DEFAULT_REGULAR_DIR_MODE,
   appDir,
@@ -30,6 +29,7 @@ import { formatHostsFile, formatResolvConf, type DnsOptions, type RunFlags } fro
 import { readPodManifest, stage1TreeStoreId, usesOverlay } from './info';
 import type { PodLock } from './lock';
 import { ensureMtab, mountImageOverlay, overlayUnavailable, overlayUnsupportedReason } from './overlay';
+import { treesLowerDirs } from './trees';
 
 /** What starting a pod needs. */
 export interface StartSpec {
@@ -40,6 +40,8 @@ export interface StartSpec {
   lock: PodLock;
   flags: RunFlags;
   dns: DnsOptions;
+  /** start a mutable pod (`rkt app sandbox`): no apps needed, stage1 gets `--mutable` */
+  mutable?: boolean;
 }
 
 function readId(path: string, what: string): string {
@@ -50,18 +52,19 @@ function readId(path: string, what: string): string {
 
 /** Mounts the stage1 and app overlays of an overlay pod and puts the app manifests in place. */
 async function mountOverlays(ctx: Context, sys: Sys, path: string, apps: readonly string[]): Promise<void> {
-  const layout = layoutFor(ctx.dataDir);
   const s1 = await stage1TreeStoreId(path);
   if (!s1) throw userError('pod.tree-store-id', `pod ${path} has no stage1 tree store id`);
+  const appTrees = apps.map((app) => ({ app, id: readId(appTreeStoreIdPath(path, app), `tree store id of app ${app}`) }));
+  // ACIs mount their tree's rootfs, layered images their layer directories
+  const lowers = await treesLowerDirs(ctx.dataDir, [s1, ...appTrees.map((a) => a.id)], (m) => ctx.log.debug(m));
   ctx.log.debug(`mounting the stage1 overlay of ${path}`);
-  mountImageOverlay(sys, path, { lower: layout.treeRootfs(s1), treeStoreId: s1, dest: stage1ImagePath(path) });
+  mountImageOverlay(sys, path, { lowerDirs: lowers.get(s1) as string[], treeStoreId: s1, dest: stage1ImagePath(path) });
   // statuses are read from the upper dir after the pod is gone: make sure the directory is there
   fs.mkdirSync(appsStatusDir(path), { recursive: true, mode: 0o755 });
-  for (const app of apps) {
-    const id = readId(appTreeStoreIdPath(path, app), `tree store id of app ${app}`);
+  for (const { app, id } of appTrees) {
     fs.mkdirSync(appDir(path, app), { recursive: true, mode: DEFAULT_REGULAR_DIR_MODE });
     fs.copyFileSync(appInfoManifestPath(path, app), appImageManifestPath(path, app));
-    mountImageOverlay(sys, path, { lower: layout.treeRootfs(id), treeStoreId: id, dest: appDir(path, app), app });
+    mountImageOverlay(sys, path, { lowerDirs: lowers.get(id) as string[], treeStoreId: id, dest: appDir(path, app), app });
   }
 }
 
@@ -90,7 +93,7 @@ async function writeDnsFiles(path: string, dns: DnsOptions): Promise<void> {
 export async function startPod(ctx: Context, spec: StartSpec, sys: Sys): Promise<never> {
   const { path, uuid } = spec;
   const manifest = await readPodManifest(path, uuid);
-  if (manifest.apps.length === 0) throw userError('pod.no-apps', 'pod must contain at least one application');
+  if (manifest.apps.length === 0 && !spec.mutable) throw userError('pod.no-apps', 'pod must contain at least one application');
   if (spec.flags.interactive && manifest.apps.length > 1) throw userError('pod.interactive', 'interactive option only supports pods with one app');
   const overlay = await usesOverlay(path);
   if (overlay) {
@@ -112,6 +115,7 @@ export async function startPod(ctx: Context, spec: StartSpec, sys: Sys): Promise
   };
   if (privateUsers) options.privateUsers = parsePrivateUsers(privateUsers);
   if (spec.flags.hostname) options.hostname = spec.flags.hostname;
+  if (spec.mutable) options.mutable = true;
   if (spec.flags.ipc) options.ipc = spec.flags.ipc;
   const args = buildRunArgs(options, s1.interfaceVersion, {
     onOmit: (o) => ctx.log.warn(`--${o.flag} option is not supported by stage1`),

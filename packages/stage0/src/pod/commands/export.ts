@@ -10,12 +10,12 @@ import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
 import { appInfoManifestPath, appRootfsPath, appTreeStoreIdPath, tmpDir } from '@rktnetes/common';
 import { systemError, userError, usageError } from '@rktnetes/errors';
-import { layoutFor } from '@rktnetes/store';
 import { mountsUnder, readMountInfo, type Sys } from '@rktnetes/sys';
 import type { Context } from '../../cli/context';
 import { podStatus, readPodManifest, usesOverlay } from '../info';
 import { podSys } from '../lock';
 import { mountImageOverlay } from '../overlay';
+import { treeLowerDirs } from '../trees';
 import { findPod } from '../uuid-arg';
 import { chooseApp } from './enter';
 
@@ -130,7 +130,9 @@ export async function exportCommand(ctx: Context, ref: string, output: string, o
   const work = await fsp.mkdtemp(join(tmpDir(ctx.dataDir), `rkt-export-${p.uuid}-`));
   let target: string | undefined;
   try {
-    target = mountImageOverlay(sys, p.path, { lower: layoutFor(ctx.dataDir).treeRootfs(id), treeStoreId: id, dest: work, app });
+    // the app's upper dir over its image again: a tree's rootfs, or a layered image's layers
+    const lowerDirs = await treeLowerDirs(ctx.dataDir, id, (m) => ctx.log.debug(m));
+    target = mountImageOverlay(sys, p.path, { lowerDirs, treeStoreId: id, dest: work, app });
     await writeAci(target, manifestPath, output, o.overwrite);
   } finally {
     if (target) {

@@ -4,11 +4,14 @@
  * grace period), aborted prepares and expired prepared pods moved to `garbage`; then marked
  * pods older than the grace period and all garbage are deleted. Pods another process is
  * working on are skipped.
+ *
+ * Pods are marked and deleted several at a time ({@link GC_CONCURRENCY}, see ../concurrency.ts).
  */
 import * as fsp from 'node:fs/promises';
 import { isPodGone, listPods, renamePod, type PodDirState, type PodState } from '@rktnetes/common';
 import { oneLine } from '@rktnetes/errors';
 import type { Context } from '../../cli/context';
+import { forEachLimit, POD_CONCURRENCY } from '../concurrency';
 import { deletePod } from '../delete';
 import { formatGoDuration, quote } from '../format';
 import { podStatus, type PodStatus } from '../info';
@@ -25,6 +28,9 @@ export interface GcOptions {
 export const DEFAULT_GRACE_PERIOD_MS = 30 * 60_000;
 export const DEFAULT_EXPIRE_PREPARED_MS = 24 * 3_600_000;
 
+/** How many pods gc works on at once. */
+export const GC_CONCURRENCY = POD_CONCURRENCY;
+
 async function podsIn(ctx: Context, dir: PodDirState): Promise<PodStatus[]> {
   const out: PodStatus[] = [];
   for (const loc of await listPods(ctx.dataDir, [dir])) {
@@ -36,16 +42,16 @@ async function podsIn(ctx: Context, dir: PodDirState): Promise<PodStatus[]> {
 
 /** Renames pods of `dir` in `state` to `to`, reporting each; lost races are ignored. */
 async function mark(ctx: Context, dir: PodDirState, state: PodState, to: PodDirState, message: (p: PodStatus) => string, filter?: (p: PodStatus) => Promise<boolean>): Promise<void> {
-  for (const p of await podsIn(ctx, dir)) {
-    if (p.state !== state || p.dir !== dir) continue;
-    if (filter && !(await filter(p))) continue;
+  const pods = (await podsIn(ctx, dir)).filter((p) => p.state === state && p.dir === dir);
+  await forEachLimit(pods, GC_CONCURRENCY, async (p) => {
+    if (filter && !(await filter(p))) return;
     process.stderr.write(`${message(p)}\n`);
     try {
       await renamePod(ctx.dataDir, p.uuid, dir, to, state);
     } catch (e) {
       if (!isPodGone(e)) ctx.log.warn(`rename error: ${oneLine(e)}`);
     }
-  }
+  });
 }
 
 /** ms since the pod directory's change time (its last rename). */
@@ -60,17 +66,18 @@ async function ageOf(p: PodStatus): Promise<number | undefined> {
 /** Locks and deletes pods of `dir` accepted by `ready`. */
 async function sweep(ctx: Context, dir: PodDirState, ready: (p: PodStatus) => Promise<boolean>): Promise<void> {
   const sys = podSys();
-  for (const p of await podsIn(ctx, dir)) {
-    if (p.dir !== dir || !(await ready(p))) continue;
+  const pods = (await podsIn(ctx, dir)).filter((p) => p.dir === dir);
+  await forEachLimit(pods, GC_CONCURRENCY, async (p) => {
+    if (!(await ready(p))) return;
     const lock = tryLockPod(p.path, sys);
-    if (!lock) continue;
+    if (!lock) return;
     try {
       process.stdout.write(`Garbage collecting pod ${quote(p.uuid)}\n`);
       await deletePod(ctx, sys, p);
     } finally {
       lock.close();
     }
-  }
+  });
 }
 
 /** Runs the gc passes. */

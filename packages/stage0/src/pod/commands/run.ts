@@ -19,6 +19,7 @@ import { checkImageOsArch, checkPorts, generatePodManifest, type ResolvedApp } f
 import { overlayUnsupportedReason } from '../overlay';
 import { preparePod, type PreparedPod } from '../prepare';
 import { startPod } from '../start';
+import { trace } from '../trace';
 
 /** Checks the combinations rkt rejects before doing anything. */
 function checkPodArgs(o: PodArgs, command: 'run' | 'prepare'): void {
@@ -61,6 +62,21 @@ async function userPodManifest(store: Store, path: string): Promise<{ manifest: 
   return { manifest, text };
 }
 
+/**
+ * Refuses a pod whose host volumes have no source on this host, before anything is created:
+ * stage1 would find out only after the pod directory and its mounts exist (rkt leaves that to
+ * stage1; a pod that cannot start is better never made). `rkt prepare` does not check: the
+ * source may be created before `run-prepared`.
+ */
+function checkHostVolumeSources(manifest: PodManifest): void {
+  for (const v of manifest.volumes ?? []) {
+    if (v.kind !== 'host' || !v.source) continue;
+    if (!fs.existsSync(v.source)) {
+      throw userError('pod.volume-source', `volume ${JSON.stringify(v.name)}: host source ${v.source} does not exist`, { details: { volume: v.name, source: v.source } });
+    }
+  }
+}
+
 /** Resolves (fetching as the pull policy allows) every image of the command line. */
 async function resolveApps(ctx: Context, store: Store, o: PodArgs): Promise<ResolvedApp[]> {
   const out: ResolvedApp[] = [];
@@ -90,6 +106,7 @@ async function prepareFromArgs(ctx: Context, o: PodArgs, command: 'run' | 'prepa
   const store = openStore(ctx.dataDir, { debug: (m) => ctx.log.debug(m) });
   try {
     const stage1Key = await resolveStage1Image(ctx, store, o.stage1.choice);
+    trace('stage1-image');
     let manifest: PodManifest;
     let manifestText: string | undefined;
     if (o.podManifest !== undefined) {
@@ -98,6 +115,8 @@ async function prepareFromArgs(ctx: Context, o: PodArgs, command: 'run' | 'prepa
       const apps = await resolveApps(ctx, store, o);
       manifest = generatePodManifest(apps, o, { ...(o.inheritEnv ? { inherit: process.env } : {}), setEnv: o.setEnv, setEnvFile: o.setEnvFile });
     }
+    if (command === 'run') checkHostVolumeSources(manifest);
+    trace('app-images');
     return await preparePod(ctx, {
       store,
       stage1Key,
@@ -113,11 +132,14 @@ async function prepareFromArgs(ctx: Context, o: PodArgs, command: 'run' | 'prepa
 
 /** `rkt run`: prepare a pod and exec its stage1; never returns on success. */
 export async function runCommand(args: string[], base: GlobalOptions): Promise<void> {
+  trace('cli');
   const { pod: o, globals } = parsePodArgs(args, base, 'run');
   const ctx = contextOf(globals);
   const dns = parseDnsOptions(o);
   const sys = podSys();
+  trace('parsed');
   const p = await prepareFromArgs(ctx, o, 'run');
+  trace('prepared');
   let path: string;
   try {
     path = await renamePod(ctx.dataDir, p.uuid, 'prepare', 'run', 'preparing');

@@ -8,6 +8,7 @@ import { userError } from '@rktnetes/errors';
 import { buildStopArgs } from '@rktnetes/stage1-abi';
 import type { Context } from '../../cli/context';
 import { entrypointFailed, readPodStage1, runEntrypoint } from '../../stage1/entrypoints';
+import { forEachLimit, POD_CONCURRENCY } from '../concurrency';
 import { quote } from '../format';
 import { podStatus } from '../info';
 import { podSys } from '../lock';
@@ -27,18 +28,22 @@ async function stopOne(ctx: Context, ref: string, force: boolean): Promise<void>
   process.stdout.write(`${quote(p.uuid)}\n`);
 }
 
-/** Stops every named pod; failures are reported one line each and make the exit status 254. */
+/**
+ * Stops every named pod, several at a time (the lines they print may come in any order);
+ * failures are reported one line each and make the exit status 254.
+ */
 export async function stopCommand(ctx: Context, refs: readonly string[], force: boolean): Promise<void> {
   if (refs.length === 1) return stopOne(ctx, refs[0]!, force);
   let failed = 0;
-  for (const ref of refs) {
+  // several at a time: each stop is mostly a stage1 stop entrypoint process (../concurrency.ts)
+  await forEachLimit(refs, POD_CONCURRENCY, async (ref) => {
     try {
       await stopOne(ctx, ref, force);
     } catch (e) {
       failed++;
       ctx.log.error(e);
     }
-  }
+  });
   if (failed) {
     process.stderr.write(`rkt: failed to stop ${failed} pod(s)\n`);
     process.exitCode = 254;
