@@ -250,11 +250,13 @@ test('image gc removes images unused within the grace period, keeps pod images, 
   const oldTree = await withStore(e, (s) => s.render(old.key));
   const s1Tree = await withStore(e, (s) => s.render(stage1.key));
   fakePod(e, 'exited-garbage', UUID1, [podImg.key], s1Tree.treeStoreID);
-  await sleep(1500);
+  // The grace period leaves room for a loaded machine: `fresh` must stay younger than it
+  // until gc reads the store, `old` is older by the sleep.
+  await sleep(6000);
   const fresh = await add(e, 'example.com/fresh', { f: 'fresh' });
   const freshTree = await withStore(e, (s) => s.render(fresh.key));
 
-  const r = await e.rkt('image', 'gc', '--grace-period=1s');
+  const r = await e.rkt('image', 'gc', '--grace-period=5s');
   t.is(r.code, 0, r.stderr);
   t.regex(r.stdout, new RegExp(`successfully removed aci for image: "${old.key}" \\("example.com/old"\\)`));
   t.regex(r.stderr, new RegExp(`removed treestore "${oldTree.treeStoreID}"`));
