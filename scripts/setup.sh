@@ -9,7 +9,8 @@ cd "$(dirname "$0")/.."
 PACKAGES=(
   busybox-static gnupg iproute2 iptables util-linux bzip2 xz-utils zstd procps
   containernetworking-plugins docker-registry skopeo umoci runc crun systemd-container
-  qemu-system-x86 qemu-utils apache2-utils curl ca-certificates make g++ python3
+  qemu-system-x86 qemu-utils apache2-utils curl ca-certificates make gcc g++ libc6-dev python3
+  openssl iputils-ping attr
 )
 
 missing=()
@@ -37,6 +38,12 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$lock_sum" ]; then
   echo "setup: npm ci" >&2
   npm ci --no-audit --no-fund --loglevel=error
   echo "$lock_sum" > "$stamp"
+fi
+
+# The kvm stage1's guest kernel and initramfs inputs (apt-get download + dpkg-deb -x, cached);
+# the stage1-kvm image carries the kernel only when it exists at build time.
+if [ "$(id -u)" -eq 0 ]; then
+  bash scripts/kvm-assets.sh >/dev/null || echo "setup: kvm guest kernel not prepared (stage1-kvm VM tests will be skipped)" >&2
 fi
 
 if [ "${1:-}" != "--no-build" ]; then

@@ -1,0 +1,73 @@
+import test from 'ava';
+import { decodeTokens, encodeTokens, parseGuestSpec, serializeEnterRequest, serializeGuestSpec, SPEC_MAGIC, type GuestSpec } from '@rktnetes/stage1-kvm';
+
+const spec: GuestSpec = {
+  hostname: 'rkt-test',
+  stopTimeoutMs: 5000,
+  interactive: true,
+  shares: [{ tag: 'v0', target: '/volumes/data', options: 'trans=virtio' }],
+  nets: [{ mac: '02:00:00:00:00:01', address: '10.0.0.2/24', gateway: '10.0.0.1' }, { mac: '02:00:00:00:00:02' }],
+  apps: [
+    {
+      name: 'app',
+      root: '/pod/stage1/rootfs/opt/stage2/app/rootfs',
+      path: '/bin/sh',
+      argv: ['sh', '-c', 'echo "two\nlines"'],
+      env: [
+        ['PATH', '/bin'],
+        ['EMPTY', ''],
+        ['EQ', 'a=b'],
+      ],
+      cwd: '/work',
+      uid: 1000,
+      gid: 100,
+      groups: [100, 27],
+      caps: 0x20000001n,
+      noNewPrivileges: true,
+      stdin: true,
+      statusPath: '/pod/stage1/rootfs/rkt/status/app',
+      logPath: '/pod/stage1/rootfs/rkt/log/app',
+      steps: [
+        { kind: 'mount', fstype: 'proc', source: 'proc', target: '/r/proc', flags: ['nosuid', 'nodev'] },
+        { kind: 'devnodes', dir: '/r/dev' },
+        { kind: 'mount', source: '/volumes/data', target: '/r/data', flags: ['bind', 'rec', 'ro'] },
+        { kind: 'mount', fstype: 'tmpfs', source: 'shm', target: '/r/dev/shm', data: 'mode=1777' },
+      ],
+    },
+  ],
+};
+
+test('the guest spec round-trips through its NUL-separated encoding', (t) => {
+  const bytes = serializeGuestSpec(spec);
+  t.true(bytes.subarray(0, SPEC_MAGIC.length + 1).equals(Buffer.from(`${SPEC_MAGIC}\0`)));
+  t.is(bytes[bytes.length - 1], 0);
+  t.deepEqual(parseGuestSpec(bytes), spec);
+});
+
+test('the guest spec encodes fields in the order the guest init reads them', (t) => {
+  const tokens = decodeTokens(serializeGuestSpec({ shares: [], nets: [], apps: [{ ...spec.apps[0]!, steps: [], caps: undefined, env: [], groups: [], argv: ['x'] }] }));
+  t.deepEqual(tokens, [
+    SPEC_MAGIC, '1',
+    'app', 'app', 'root', '/pod/stage1/rootfs/opt/stage2/app/rootfs', 'path', '/bin/sh', 'arg', 'x',
+    'cwd', '/work', 'uid', '1000', 'gid', '100', 'no-new-privs', 'stdin',
+    'status', '/pod/stage1/rootfs/rkt/status/app', 'log', '/pod/stage1/rootfs/rkt/log/app', 'end',
+  ]);
+});
+
+test('strings with NUL bytes cannot be sent to the guest', (t) => {
+  t.throws(() => encodeTokens(['a\0b']), { message: /NUL/ });
+  t.throws(() => decodeTokens(Buffer.from('a\0b')), { message: /does not end with NUL/ });
+  t.deepEqual(decodeTokens(Buffer.alloc(0)), []);
+});
+
+test('parseGuestSpec rejects other formats and unknown fields', (t) => {
+  t.throws(() => parseGuestSpec(encodeTokens(['something', '1'])), { message: /not a version 1 spec/ });
+  t.throws(() => parseGuestSpec(encodeTokens([SPEC_MAGIC, '1', 'bogus'])), { message: /unknown field bogus/ });
+  t.throws(() => parseGuestSpec(encodeTokens([SPEC_MAGIC, '1', 'stop-timeout', 'x'])), { message: /not a number/ });
+  t.throws(() => parseGuestSpec(encodeTokens([SPEC_MAGIC, '1', 'app', 'a', 'root'])), { message: /missing root/ });
+});
+
+test('an enter request lists root, cwd, program, argv, env and ids', (t) => {
+  const tokens = decodeTokens(serializeEnterRequest({ root: '/r', cwd: '/', path: '/bin/sh', argv: ['sh', '-c', 'id'], env: [['A', '1']], uid: 0, gid: 0 }));
+  t.deepEqual(tokens, ['root', '/r', 'cwd', '/', 'path', '/bin/sh', 'arg', 'sh', 'arg', '-c', 'arg', 'id', 'env', 'A=1', 'uid', '0', 'gid', '0']);
+});
