@@ -27,10 +27,12 @@ export {
 export { resolveExec, composeEnvironment } from './run/exec';
 export { resolveIdentity, type AppIdentity } from './run/identity';
 export { setupAppFs, enterPrivateMountNamespace, bindSelf, APP_DEVICES, APP_DEV_LINKS, type AppFsSpec, type AppBind } from './run/mounts';
-export { planNetwork, readNetnsFile, releaseNetwork, type NetworkPlan } from './run/network';
+export { planNetwork, networkMode, readNetnsFile, releaseNetwork, type NetworkPlan, type NetworkMode, type NetworkOptions, type ReleaseOptions } from './run/network';
+export * from './net';
 export { resolveInRoot, ensureMountTarget } from './run/rootfs';
 export { writeRuntimeConfig, readRuntimeConfig, type RuntimeConfig } from './run/runtime-config';
-export { formatInitSpec, escapeSpecValue, unescapeSpecValue, INIT_SPEC_VERSION, type InitSpec, type InitApp } from './run/spec';
+export { formatInitSpec, formatAppSpec, escapeSpecValue, unescapeSpecValue, INIT_SPEC_VERSION, type InitSpec, type InitApp, type StdioMode } from './run/spec';
+export * from './mutable/index';
 export { appMounts, volumeSource, prepareEmptyVolume, type AppMount } from './run/volumes';
 export {
   seccompPolicy,
@@ -50,5 +52,5 @@ export { DEFAULT_WHITELIST, DEFAULT_BLACKLIST, ALWAYS_ALLOWED, SYSCALL_GROUPS } 
 export { SYSCALLS_X86_64 } from './seccomp/syscalls-x86_64';
 export { gcPod, type GcContext } from './entrypoints/gc';
 export { stopPod, belongsToPod, type StopContext } from './entrypoints/stop';
-export { enterPod, appHostPid, nsenterArgv, type EnterContext } from './entrypoints/enter';
+export { enterPod, appHostPid, nsenterArgv, processCredentials, ENV_ENTER_AS_APP, type EnterContext } from './entrypoints/enter';
 export { ENTRYPOINTS, runEntrypoint, type EntrypointName, type EntrypointContext } from './entrypoints/dispatch';

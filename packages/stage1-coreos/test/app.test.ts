@@ -12,7 +12,7 @@ import {
   composeEnvironment,
   escapeSpecValue,
   formatInitSpec,
-  planNetwork,
+  networkMode,
   resolveExec,
   resolveIdentity,
   resolveInRoot,
@@ -147,20 +147,12 @@ test('mounts: runtime mounts, mount points backed by pod volumes, implicit empty
   t.true(hasCode(t.throws(() => appMounts({ ...ra, mounts: [{ volume: 'nope', path: '/x' }] }, app, vols)), 'stage1.volume.unknown'));
 });
 
-test('network: host, none, a recorded namespace, and the default network is not implemented', (t) => {
-  const pod = mkdtempSync(join(tmpdir(), 'rktnetes-s1net-'));
-  t.teardown(() => rmSync(pod, { recursive: true, force: true }));
-  t.deepEqual(planNetwork(pod, undefined), { mode: 'host' });
-  t.deepEqual(planNetwork(pod, [{ name: 'host' }]), { mode: 'host' });
-  t.deepEqual(planNetwork(pod, [{ name: 'none' }]), { mode: 'none' });
-  t.true(hasCode(t.throws(() => planNetwork(pod, [{ name: 'none' }, { name: 'default' }])), 'stage1.net.invalid'));
-  const e = t.throws(() => planNetwork(pod, [{ name: 'default' }]));
-  t.true(hasCode(e, 'stage1.net.unsupported'));
-  t.regex(e!.message, /not implemented yet.*--net=host or --net=none/);
-  writeFileSync(join(pod, 'netns'), `${pod}/ns\n`);
-  t.true(hasCode(t.throws(() => planNetwork(pod, [{ name: 'default' }])), 'stage1.net.unsupported'), 'the recorded namespace must exist');
-  writeFileSync(join(pod, 'ns'), '');
-  t.deepEqual(planNetwork(pod, [{ name: 'default' }]), { mode: 'join', path: `${pod}/ns` });
+test('network: host, none, or CNI networks', (t) => {
+  t.is(networkMode(undefined), 'host');
+  t.is(networkMode([{ name: 'host' }]), 'host');
+  t.is(networkMode([{ name: 'none' }]), 'none');
+  t.is(networkMode([{ name: 'default' }]), 'cni');
+  t.true(hasCode(t.throws(() => networkMode([{ name: 'none' }, { name: 'default' }])), 'stage1.net.invalid'));
 });
 
 test('spec values escape backslashes, newlines and spaces', (t) => {

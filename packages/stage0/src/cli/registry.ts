@@ -23,6 +23,9 @@ const modules: Array<() => Promise<{ default: CommandModule }>> = [
   () => import('../commands/cat-manifest'),
   () => import('../commands/enter'),
   () => import('../commands/export'),
+  () => import('../commands/app'),
+  () => import('../commands/attach'),
+  () => import('../commands/api-service'), () => import('../commands/metadata-service'),
 ];
 
 export async function commandModules(): Promise<CommandModule[]> {

@@ -1,7 +1,7 @@
 /**
- * stage1-coreos: one program for the run, enter, gc and stop entrypoints, chosen by the name it
- * is invoked as (the ACI's `/run`, `/enter`, `/gc`, `/stop` are symlinks to it), or by its first
- * argument when invoked as `stage1-coreos <entrypoint> ...`.
+ * stage1-coreos: one program for every entrypoint (run, enter, gc, stop, app_add, app_start,
+ * app_stop, app_rm, attach), chosen by the name it is invoked as (the ACI's `/run`, `/enter`,
+ * ... are symlinks to it), or by its first argument when invoked as `stage1-coreos <entrypoint>`.
  */
 import { writeSync } from 'node:fs';
 import { basename } from 'node:path';

@@ -2,13 +2,16 @@
  * The entrypoints of stage1-coreos by name, with the context each one gets.
  */
 import type { Sys } from '@rktnetes/sys';
+import { appAdd } from '../mutable/add';
+import { appAttach } from '../mutable/attach';
+import { appRm, appStart, appStop } from '../mutable/ops';
 import { runPod } from '../run/run';
 import { enterPod } from './enter';
 import { gcPod } from './gc';
 import { stopPod } from './stop';
 
-/** The entrypoint names, as the ACI's symlinks are named. */
-export const ENTRYPOINTS = ['run', 'enter', 'gc', 'stop'] as const;
+/** The entrypoint names, as the ACI's symlinks are named (`app_add` is `coreos.com/rkt/stage1/app/add`). */
+export const ENTRYPOINTS = ['run', 'enter', 'gc', 'stop', 'app_add', 'app_start', 'app_stop', 'app_rm', 'attach'] as const;
 export type EntrypointName = (typeof ENTRYPOINTS)[number];
 
 /** Everything an entrypoint may use from its surroundings. */
@@ -35,5 +38,15 @@ export async function runEntrypoint(name: EntrypointName, argv: readonly string[
       return gcPod(argv, ctx);
     case 'stop':
       return stopPod(argv, ctx);
+    case 'app_add':
+      return appAdd(argv, ctx);
+    case 'app_start':
+      return appStart(argv, ctx);
+    case 'app_stop':
+      return appStop(argv, ctx);
+    case 'app_rm':
+      return appRm(argv, ctx);
+    case 'attach':
+      return appAttach(argv, ctx);
   }
 }

@@ -4,6 +4,7 @@
  * record the pod cgroups are searched by name).
  */
 import { basename } from 'node:path';
+import { stage1RootfsPath } from '@rktnetes/common';
 import { parseGcArgs } from '@rktnetes/stage1-abi';
 import { type Sys, errnoOf, unmountTree } from '@rktnetes/sys';
 import { findPodCgroups, podCgroupName, removeCgroups } from '../run/cgroups';
@@ -14,15 +15,17 @@ import { releaseNetwork } from '../run/network';
 export interface GcContext {
   sys: Sys;
   pod: string;
+  env: NodeJS.ProcessEnv;
   warn: (message: string) => void;
   debug: (message: string) => void;
 }
 
 /**
- * gc: kills any process left in the pod's cgroups and removes them (children first), releases a
- * network namespace recorded in `<pod>/netns` when it lies inside the pod directory, and unmounts
- * everything still mounted at or below the pod directory. Returns the exit status (0, or 254
- * when cgroups could not be removed; they are listed as warnings).
+ * gc: kills any process left in the pod's cgroups and removes them (children first), tears down
+ * the pod's networks (port forwarding, CNI DEL for each network in `net-info.json`, the network
+ * namespace in `<pod>/netns`), and unmounts everything still mounted at or below the pod
+ * directory. Returns the exit status (0, or 254 when cgroups or network resources could not be
+ * removed; they are listed as warnings).
  */
 export async function gcPod(argv: readonly string[], ctx: GcContext): Promise<number> {
   const args = parseGcArgs(argv);
@@ -38,8 +41,9 @@ export async function gcPod(argv: readonly string[], ctx: GcContext): Promise<nu
     }
   });
   for (const d of left) ctx.warn(`cannot remove cgroup ${d}`);
-  releaseNetwork(ctx.pod, ctx.sys);
+  const netLeft = releaseNetwork({ pod: ctx.pod, uuid: args.uuid, stage1Root: stage1RootfsPath(ctx.pod), localConfig: args.localConfig, sys: ctx.sys, env: ctx.env, debugEnabled: args.debug, warn: ctx.warn, debug: ctx.debug });
+  for (const p of netLeft) ctx.warn(`network cleanup: ${p}`);
   const unmounted = unmountTree(ctx.pod, ctx.sys);
   if (unmounted.length > 0) ctx.debug(`gc: unmounted ${unmounted.join(' ')}`);
-  return left.length > 0 ? 254 : 0;
+  return left.length > 0 || netLeft.length > 0 ? 254 : 0;
 }

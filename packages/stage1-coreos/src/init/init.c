@@ -8,6 +8,15 @@
  * /sys for each app, starts the apps (cgroup, mount namespace, pivot_root, capabilities, ids,
  * no_new_privs, seccomp, exec), reaps, writes /rkt/status/<app> and stops the pod when an app
  * fails or a stop signal comes.
+ *
+ * In a mutable pod (spec key `mutable 1`) PID 1 instead serves the control socket /rkt/ctl
+ * (protocol: README.md, "Mutable pods"): apps are added, started, stopped and removed on
+ * request, their stdout and stderr are written to /rkt/log/<app> in the CRI log format, clients
+ * attach to their stdio, and the pod keeps running when its apps exit.
+ *
+ * `init graft <pid> <source> <target> ...` is a helper for app/add: it clones each mount tree at
+ * <source> (as seen by the caller) and attaches the clone at <target> inside the mount namespace
+ * of process <pid>, the pod's PID 1.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -17,6 +26,7 @@
 #include <linux/filter.h>
 #include <linux/seccomp.h>
 #include <net/if.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -27,46 +37,93 @@
 #include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
+#include <sys/un.h>
 #include <sys/wait.h>
+#include <termios.h>
 #include <time.h>
 #include <unistd.h>
 
 #define FAIL 254
+#define MAX_APPS 64
+#define MAX_CLIENTS 64
+/* longest log line before it is split into partial (P) entries, as containerd */
+#define LINE_CAP 16384
+/* largest attach frame payload */
+#define FRAME_MAX 65536
+/* an attach client more than this behind is dropped */
+#define CLIENT_OUT_MAX (4 << 20)
+#define CTL_PATH "/rkt/ctl"
+
+#ifndef TIOCGPTPEER
+#define TIOCGPTPEER _IO('T', 0x41)
+#endif
+#ifndef AT_RECURSIVE
+#define AT_RECURSIVE 0x8000
+#endif
+
+enum { IO_NULL, IO_LOG, IO_STREAM, IO_TTY };
+enum { A_FREE, A_CREATED, A_RUNNING, A_EXITED };
+/* attach endpoints */
+enum { E_STDIN = 1, E_STDOUT = 2, E_STDERR = 4, E_TTYIN = 8, E_TTYOUT = 16 };
 
 struct strv { char **v; int n; };
+struct lbuf { char *b; size_t n; };
 struct app {
-	char *name, *root, *workdir, *seccomp;
+	char *name, *root, *workdir, *seccomp, *extlog, *spec;
 	uid_t uid; gid_t gid; gid_t groups[64]; int ngroups;
 	uint64_t bounding, inheritable, ambient;
 	int nnp, has_oom, oom;
 	struct strv cgroups, masks, ros, env, args;
 	int *cgfds;
 	pid_t pid; int done;
+	/* mutable pods */
+	int state, status, io[3], stdin_once, mounted, exited_once;
+	int in_fd, out_fd[2], pty, log_fd, ext_fd, close_in;
+	struct lbuf lb[2];
+	char *pend; size_t npend;
+	int kill_armed; struct timespec kill_at;
+};
+/* C_DRAIN: done, our side shut down; input is read and dropped until the client closes */
+enum { C_CMD, C_WAIT, C_ATTACH, C_DRAIN };
+struct client {
+	int fd, kind, app, want, closing;
+	struct timespec until;
+	char *in; size_t inlen;
+	char *out; size_t outlen, outcap;
 };
 static struct {
-	int debug, lockfd, interactive, stop_timeout, ipc_private;
+	int debug, lockfd, interactive, stop_timeout, ipc_private, mutable;
 	char *stage1, *hostname, *net, *netns;
-	struct strv cg_join, cg_move, cg_write;
-	struct app apps[64]; int napps;
+	struct strv cg_join, cg_move, cg_write, cg_dir;
+	int *cg_dirfd;
+	struct app apps[MAX_APPS]; int napps;
 } S = { .lockfd = -1, .stop_timeout = 10, .ipc_private = 1 };
 static volatile pid_t child;
 static int last_cap = 40;
+/* in an app's child: where to report a failure before exec (mutable pods) */
+static int errpipe = -1;
 
 static void die(const char *fmt, ...) {
-	int e = errno; va_list ap; va_start(ap, fmt);
-	fputs("stage1 init: ", stderr); vfprintf(stderr, fmt, ap); va_end(ap);
-	fprintf(stderr, e ? ": %s\n" : "\n", strerror(e));
+	int e = errno; va_list ap; char msg[1024]; int n;
+	va_start(ap, fmt); n = vsnprintf(msg, sizeof msg, fmt, ap); va_end(ap);
+	if (n < 0) n = 0;
+	if (e && (size_t)n < sizeof msg) snprintf(msg + n, sizeof msg - n, ": %s", strerror(e));
+	fprintf(stderr, "stage1 init: %s\n", msg);
+	if (errpipe >= 0) { ssize_t w = write(errpipe, msg, strlen(msg)); (void)w; }
 	_exit(FAIL);
 }
 #define dbg(...) do { if (S.debug) { fputs("stage1 init: ", stderr); fprintf(stderr, __VA_ARGS__); fputc('\n', stderr); } } while (0)
+#define warnx(...) do { fputs("stage1 init: ", stderr); fprintf(stderr, __VA_ARGS__); fputc('\n', stderr); } while (0)
 #define check(c, ...) do { if (c) die(__VA_ARGS__); } while (0)
 
+static void *xrealloc(void *p, size_t n) { p = realloc(p, n); if (!p) { errno = 0; die("out of memory"); } return p; }
 static void push(struct strv *s, char *v) {
-	s->v = realloc(s->v, sizeof(char *) * (s->n + 2));
-	check(!s->v, "out of memory");
+	s->v = xrealloc(s->v, sizeof(char *) * (s->n + 2));
 	s->v[s->n++] = v; s->v[s->n] = NULL;
 }
 /* spec values: \\ \n \s escapes (see spec.ts) */
@@ -84,25 +141,40 @@ static char *field(char **rest) { /* next raw-space separated field, unescaped *
 	return unescape(f);
 }
 static uint64_t hex(const char *s) { return strtoull(s, NULL, 16); }
+static int io_mode(const char *v) {
+	return !strcmp(v, "log") ? IO_LOG : !strcmp(v, "stream") ? IO_STREAM : !strcmp(v, "tty") ? IO_TTY : !strcmp(v, "null") ? IO_NULL : -1;
+}
+static void app_defaults(struct app *a) {
+	a->workdir = "/"; a->in_fd = a->pty = a->log_fd = a->ext_fd = -1; a->out_fd[0] = a->out_fd[1] = -1;
+	a->io[0] = IO_NULL; a->io[1] = a->io[2] = IO_LOG;
+}
 
-static void parse(const char *path) {
-	FILE *f = fopen(path, "re"); char *line = NULL; size_t cap = 0; ssize_t n;
-	struct app *a = NULL;
-	check(!f, "open %s", path);
-	while ((n = getline(&line, &cap, f)) > 0) {
-		if (line[n - 1] == '\n') line[--n] = 0;
+/*
+ * Parses a spec held in `buf` (modified in place; values point into it). With `one`, the spec
+ * holds exactly one app section, stored in *one (a per-app spec of a mutable pod). Returns 0, or
+ * -1 with a message in err.
+ */
+static int parse(char *buf, struct app *one, char *err, size_t errlen) {
+	struct app *a = NULL; int sections = 0;
+	for (char *line = buf, *next; line && *line; line = next) {
+		next = strchr(line, '\n');
+		if (next) *next++ = 0;
 		if (!*line || *line == '#') continue;
 		char *rest = strchr(line, ' '), *key = line;
-		if (rest) *rest++ = 0; else rest = line + n;
-		char *v = strdup(rest), *raw = v;
-		check(!v, "out of memory");
-		if (!strcmp(key, "app")) { check(S.napps == 64, "too many apps"); a = &S.apps[S.napps++]; a->name = unescape(v); a->workdir = "/"; continue; }
+		if (rest) *rest++ = 0; else rest = line + strlen(line);
+		char *v = rest;
+		if (!strcmp(key, "app")) {
+			if (one) { if (sections++) { snprintf(err, errlen, "more than one app in the spec"); return -1; } a = one; }
+			else { if (S.napps == MAX_APPS) { snprintf(err, errlen, "too many apps"); return -1; } a = &S.apps[S.napps++]; }
+			app_defaults(a); a->name = unescape(v); continue;
+		}
 		if (!strcmp(key, "end")) { a = NULL; continue; }
-		if (!strcmp(key, "cg-write")) { push(&S.cg_write, field(&raw)); push(&S.cg_write, unescape(raw)); continue; }
-		if (!strcmp(key, "groups") && a) { while (*raw && a->ngroups < 64) a->groups[a->ngroups++] = strtoul(field(&raw), NULL, 10); continue; }
+		if (!strcmp(key, "cg-write") && !one) { push(&S.cg_write, field(&v)); push(&S.cg_write, unescape(v)); continue; }
+		if (!strcmp(key, "groups") && a) { while (*v && a->ngroups < 64) a->groups[a->ngroups++] = strtoul(field(&v), NULL, 10); continue; }
 		unescape(v);
 		if (!a) {
-			if (!strcmp(key, "version")) check(strcmp(v, "1"), "unsupported spec version %s", v);
+			if (one && strcmp(key, "version")) { snprintf(err, errlen, "unexpected key %s outside the app section", key); return -1; }
+			if (!strcmp(key, "version")) { if (strcmp(v, "1")) { snprintf(err, errlen, "unsupported spec version %s", v); return -1; } }
 			else if (!strcmp(key, "debug")) S.debug = atoi(v);
 			else if (!strcmp(key, "lockfd")) S.lockfd = atoi(v);
 			else if (!strcmp(key, "stage1")) S.stage1 = v;
@@ -112,9 +184,11 @@ static void parse(const char *path) {
 			else if (!strcmp(key, "ipc")) S.ipc_private = strcmp(v, "parent") != 0;
 			else if (!strcmp(key, "interactive")) S.interactive = atoi(v);
 			else if (!strcmp(key, "stop-timeout")) S.stop_timeout = atoi(v);
+			else if (!strcmp(key, "mutable")) S.mutable = atoi(v);
 			else if (!strcmp(key, "cg-join")) push(&S.cg_join, v);
 			else if (!strcmp(key, "cg-move")) push(&S.cg_move, v);
-			else { errno = 0; die("unknown spec key %s", key); }
+			else if (!strcmp(key, "cg-dir")) push(&S.cg_dir, v);
+			else { snprintf(err, errlen, "unknown spec key %s", key); return -1; }
 			continue;
 		}
 		if (!strcmp(key, "root")) a->root = v;
@@ -132,12 +206,37 @@ static void parse(const char *path) {
 		else if (!strcmp(key, "oom")) { a->has_oom = 1; a->oom = atoi(v); }
 		else if (!strcmp(key, "env")) push(&a->env, v);
 		else if (!strcmp(key, "arg")) push(&a->args, v);
-		else { errno = 0; die("unknown spec key %s in app %s", key, a->name); }
+		else if (!strcmp(key, "stdin") || !strcmp(key, "stdout") || !strcmp(key, "stderr")) {
+			int m = io_mode(v), s = key[3] == 'i' ? 0 : key[3] == 'o' ? 1 : 2;
+			if (m < 0 || (s == 0 && m == IO_LOG)) { snprintf(err, errlen, "app %s: invalid %s mode %s", a->name, key, v); return -1; }
+			a->io[s] = m;
+		}
+		else if (!strcmp(key, "stdin-once")) a->stdin_once = atoi(v);
+		else if (!strcmp(key, "extlog")) a->extlog = v;
+		else { snprintf(err, errlen, "unknown spec key %s in app %s", key, a->name); return -1; }
 	}
-	free(line); fclose(f);
-	errno = 0;
-	check(!S.stage1, "spec has no stage1 root");
-	for (int i = 0; i < S.napps; i++) check(!S.apps[i].root || S.apps[i].args.n == 0, "app %s has no root or no program", S.apps[i].name);
+	if (one && !sections) { snprintf(err, errlen, "the spec has no app"); return -1; }
+	struct app *first = one ? one : S.apps, *end = one ? one + 1 : S.apps + S.napps;
+	for (struct app *p = first; p < end; p++) {
+		if (!p->root || p->args.n == 0) { snprintf(err, errlen, "app %s has no root or no program", p->name); return -1; }
+		int tty = (p->io[0] == IO_TTY) + (p->io[1] == IO_TTY) + (p->io[2] == IO_TTY);
+		if (tty != 0 && tty != 3) { snprintf(err, errlen, "app %s: a tty must be used for stdin, stdout and stderr together", p->name); return -1; }
+	}
+	if (!one && !S.stage1) { snprintf(err, errlen, "spec has no stage1 root"); return -1; }
+	return 0;
+}
+
+/* The whole file at `path`, NUL-terminated, or NULL (errno set). */
+static char *slurp(const char *path) {
+	int fd = open(path, O_RDONLY | O_CLOEXEC); struct stat st; char *buf = NULL;
+	if (fd < 0) return NULL;
+	if (!fstat(fd, &st) && (buf = malloc(st.st_size + 1))) {
+		ssize_t n = read(fd, buf, st.st_size);
+		if (n != st.st_size) { free(buf); buf = NULL; if (n >= 0) errno = EIO; }
+		else buf[n] = 0;
+	}
+	int e = errno; close(fd); errno = e;
+	return buf;
 }
 
 static int write_str(const char *path, const char *s) {
@@ -146,14 +245,21 @@ static int write_str(const char *path, const char *s) {
 	return r;
 }
 /* decimal + newline, via a temporary file and rename, so readers never see half a file */
-static void write_int_atomic(const char *path, long v) {
+static int write_int_atomic(const char *path, long v) {
 	char tmp[4096], buf[32];
 	snprintf(tmp, sizeof tmp, "%s.tmp", path);
 	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	check(fd < 0, "create %s", tmp);
+	if (fd < 0) return -1;
 	int len = snprintf(buf, sizeof buf, "%ld\n", v);
-	check(write(fd, buf, len) != len || fsync(fd) || close(fd), "write %s", tmp);
-	check(rename(tmp, path), "rename %s", tmp);
+	if (write(fd, buf, len) != len || fsync(fd)) { close(fd); return -1; }
+	if (close(fd) || rename(tmp, path)) return -1;
+	return 0;
+}
+/* /rkt/supervisor-status -> ready (rkt status --wait-ready, rkt app *) */
+static void supervisor_ready(void) {
+	unlink("/rkt/supervisor-status.tmp");
+	if (symlink("ready", "/rkt/supervisor-status.tmp") || rename("/rkt/supervisor-status.tmp", "/rkt/supervisor-status"))
+		warnx("warning: cannot write /rkt/supervisor-status: %s", strerror(errno));
 }
 
 static void lo_up(void) {
@@ -172,25 +278,29 @@ static void pivot(const char *root) {
 	check(chdir("/"), "chdir /");
 }
 
-static void mount_app_fs(struct app *a) {
+/* /proc, /sys, masked and read-only paths of an app; -1 with a message in err on failure */
+static int mount_app_fs(struct app *a, char *err, size_t errlen) {
 	char p[4096], q[4096];
+#define MFAIL(...) do { int e_ = errno; int n_ = snprintf(err, errlen, __VA_ARGS__); snprintf(err + n_, errlen - n_, ": %s", strerror(e_)); return -1; } while (0)
 	snprintf(p, sizeof p, "%s/proc", a->root);
-	check(mount("proc", p, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL), "mount proc on %s", p);
+	if (mount("proc", p, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL)) MFAIL("mount proc on %s", p);
 	snprintf(p, sizeof p, "%s/sys", a->root);
-	check(mount("sysfs", p, "sysfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL), "mount sysfs on %s", p);
+	if (mount("sysfs", p, "sysfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL)) MFAIL("mount sysfs on %s", p);
 	for (int i = 0; i < a->masks.n; i++) {
 		struct stat st;
 		snprintf(p, sizeof p, "%s%s", a->root, a->masks.v[i]);
 		if (lstat(p, &st)) continue;
-		if (S_ISDIR(st.st_mode)) check(mount("tmpfs", p, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL), "mask %s", p);
-		else { snprintf(q, sizeof q, "%s/dev/null", a->root); check(mount(q, p, NULL, MS_BIND, NULL), "mask %s", p); }
+		if (S_ISDIR(st.st_mode)) { if (mount("tmpfs", p, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL)) MFAIL("mask %s", p); }
+		else { snprintf(q, sizeof q, "%s/dev/null", a->root); if (mount(q, p, NULL, MS_BIND, NULL)) MFAIL("mask %s", p); }
 	}
 	for (int i = 0; i < a->ros.n; i++) {
 		snprintf(p, sizeof p, "%s%s", a->root, a->ros.v[i]);
 		if (access(p, F_OK)) continue;
-		check(mount(p, p, NULL, MS_BIND | MS_REC, NULL) ||
-		      mount(NULL, p, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL), "make %s read-only", p);
+		if (mount(p, p, NULL, MS_BIND | MS_REC, NULL) ||
+		    mount(NULL, p, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL)) MFAIL("make %s read-only", p);
 	}
+#undef MFAIL
+	return 0;
 }
 
 static void set_caps(uint64_t eff, uint64_t perm, uint64_t inh) {
@@ -220,7 +330,14 @@ static void exec_app(struct app *a) {
 	check(unshare(CLONE_NEWNS), "unshare mount namespace");
 	pivot(a->root);
 	check(chdir(a->workdir), "chdir %s", a->workdir);
-	if (!S.interactive) { int fd = open("/dev/null", O_RDONLY); check(fd < 0 || dup2(fd, 0) < 0, "open /dev/null"); close(fd); }
+	if (S.mutable) {
+		for (int s = 0; s < 3; s++) {
+			if (a->io[s] != IO_NULL) continue;
+			int fd = open("/dev/null", s ? O_WRONLY : O_RDONLY);
+			check(fd < 0 || dup2(fd, s) < 0, "open /dev/null");
+			if (fd > 2) close(fd);
+		}
+	} else if (!S.interactive) { int fd = open("/dev/null", O_RDONLY); check(fd < 0 || dup2(fd, 0) < 0, "open /dev/null"); close(fd); }
 	if (a->has_oom) { char b[16]; snprintf(b, sizeof b, "%d", a->oom); if (write_str("/proc/self/oom_score_adj", b)) fprintf(stderr, "stage1 init: warning: app %s: oom_score_adj %d: %s\n", a->name, a->oom, strerror(errno)); }
 	for (int c = 0; c <= last_cap; c++)
 		if (!(a->bounding >> c & 1)) check(prctl(PR_CAPBSET_DROP, c, 0, 0, 0) && errno != EINVAL, "drop capability %d", c);
@@ -244,23 +361,33 @@ static void exec_app(struct app *a) {
 	die("app %s: exec %s", a->name, a->args.v[0]);
 }
 
-static void start_app(struct app *a) {
+static void record_pid(struct app *a) {
 	char path[4096];
+	snprintf(path, sizeof path, "/rkt/pids/%s", a->name);
+	if (write_int_atomic(path, a->pid)) { if (!S.mutable) die("write %s", path); warnx("warning: write %s: %s", path, strerror(errno)); }
+}
+
+static void start_app(struct app *a) {
 	pid_t pid = fork();
 	check(pid < 0, "fork app %s", a->name);
 	if (pid == 0) exec_app(a);
 	a->pid = pid;
 	for (int i = 0; i < a->cgroups.n; i++) close(a->cgfds[i]);
-	snprintf(path, sizeof path, "/rkt/pids/%s", a->name);
-	write_int_atomic(path, pid);
+	record_pid(a);
 	dbg("app %s started, pid %d", a->name, pid);
 }
 
 static void stop_all(int sig) { dbg("sending signal %d to the pod", sig); kill(-1, sig); }
 
-/* PID 1 of the pod. */
+static void write_status(struct app *a, int code) {
+	char path[4096];
+	snprintf(path, sizeof path, "/rkt/status/%s", a->name);
+	if (write_int_atomic(path, code)) { if (!S.mutable) die("write %s", path); warnx("warning: write %s: %s", path, strerror(errno)); }
+}
+
+/* PID 1 of an immutable pod: start every app, stop the pod when one fails, exit when all exited. */
 static void pod_init(int ready) {
-	sigset_t set; siginfo_t si; char path[4096];
+	sigset_t set; siginfo_t si; char err[512];
 	int running = 0, stopping = 0, status = 0; struct timespec deadline = { 0 }, now, wait;
 	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
 	if (S.lockfd >= 0) close(S.lockfd);
@@ -271,8 +398,9 @@ static void pod_init(int ready) {
 		for (int j = 0; j < a->cgroups.n; j++) check((a->cgfds[j] = open(a->cgroups.v[j], O_WRONLY | O_CLOEXEC)) < 0, "open %s", a->cgroups.v[j]);
 	}
 	pivot(S.stage1);
-	for (int i = 0; i < S.napps; i++) mount_app_fs(&S.apps[i]);
+	for (int i = 0; i < S.napps; i++) if (mount_app_fs(&S.apps[i], err, sizeof err)) { errno = 0; die("%s", err); }
 	for (int i = 0; i < S.napps; i++) { start_app(&S.apps[i]); running++; }
+	supervisor_ready();
 	check(write(ready, "r", 1) != 1, "report readiness"); close(ready);
 	sigemptyset(&set);
 	for (int s = 1; s < NSIG; s++) if (s != SIGKILL && s != SIGSTOP && !(S.interactive && (s == SIGINT || s == SIGQUIT))) sigaddset(&set, s);
@@ -284,8 +412,7 @@ static void pod_init(int ready) {
 				if (a->pid != p || a->done) continue;
 				int code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 				a->done = 1; running--;
-				snprintf(path, sizeof path, "/rkt/status/%s", a->name);
-				write_int_atomic(path, code);
+				write_status(a, code);
 				dbg("app %s exited with %d", a->name, code);
 				if (code != 0 && !status) status = code;
 				if (code != 0 && !stopping && running > 0) {
@@ -314,12 +441,630 @@ static void pod_init(int ready) {
 	_exit(status);
 }
 
+/* ------------------------------------------------------------------------------------------
+ * Mutable pods: the control socket, logs and attach.
+ */
+
+static struct client clients[MAX_CLIENTS];
+static int nclients, pod_stopping;
+static struct timespec pod_deadline;
+
+static long ms_until(const struct timespec *t) {
+	struct timespec now; clock_gettime(CLOCK_MONOTONIC, &now);
+	return (t->tv_sec - now.tv_sec) * 1000 + (t->tv_nsec - now.tv_nsec) / 1000000;
+}
+static void deadline_in(struct timespec *t, int seconds) { clock_gettime(CLOCK_MONOTONIC, t); t->tv_sec += seconds; }
+static void set_nonblock(int fd) { fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK); }
+static void close_fd(int *fd) { if (*fd >= 0) close(*fd); *fd = -1; }
+
+static struct app *find_app(const char *name) {
+	for (int i = 0; i < S.napps; i++) if (S.apps[i].state != A_FREE && !strcmp(S.apps[i].name, name)) return &S.apps[i];
+	return NULL;
+}
+
+/* a cgroup file: through the pod cgroup directories opened before pivot_root when it is below one */
+static int open_cgroup(const char *path, int flags) {
+	for (int i = 0; i < S.cg_dir.n; i++) {
+		size_t l = strlen(S.cg_dir.v[i]);
+		if (S.cg_dirfd[i] >= 0 && !strncmp(path, S.cg_dir.v[i], l) && path[l] == '/') return openat(S.cg_dirfd[i], path + l + 1, flags | O_CLOEXEC);
+	}
+	return open(path, flags | O_CLOEXEC);
+}
+
+/* sends `sig` to every process in the app's cgroup (the first hierarchy) and to its main process */
+static void signal_app(struct app *a, int sig) {
+	if (a->state == A_RUNNING) kill(a->pid, sig);
+	if (a->cgroups.n == 0) return;
+	int fd = open_cgroup(a->cgroups.v[0], O_RDONLY);
+	if (fd < 0) return;
+	char buf[8192]; ssize_t n; size_t len = 0;
+	while ((n = read(fd, buf + len, sizeof buf - 1 - len)) > 0) {
+		len += n; buf[len] = 0;
+		char *end = strrchr(buf, '\n');
+		if (!end) { if (len == sizeof buf - 1) len = 0; continue; }
+		for (char *p = buf, *q; p < end; p = q) {
+			long pid = strtol(p, &q, 10);
+			if (q == p) break;
+			if (pid > 1) kill(pid, sig);
+			while (*q == '\n') q++;
+		}
+		len = strlen(end + 1); memmove(buf, end + 1, len + 1);
+	}
+	close(fd);
+}
+
+/* ----- clients */
+
+static void client_put(struct client *c, const void *p, size_t n) {
+	if (c->fd < 0 || c->closing > 1) return;
+	if (c->outlen + n > CLIENT_OUT_MAX) { dbg("dropping a slow attach client"); c->closing = 2; c->outlen = 0; return; }
+	if (c->outlen + n > c->outcap) { c->outcap = (c->outlen + n) * 2; c->out = xrealloc(c->out, c->outcap); }
+	memcpy(c->out + c->outlen, p, n); c->outlen += n;
+}
+static void reply(struct client *c, const char *fmt, ...) {
+	char line[1024]; va_list ap; va_start(ap, fmt);
+	int n = vsnprintf(line, sizeof line - 1, fmt, ap); va_end(ap);
+	if (n < 0) n = 0;
+	if (n > (int)sizeof line - 2) n = sizeof line - 2;
+	line[n++] = '\n';
+	client_put(c, line, n);
+	if (c->kind != C_ATTACH) c->closing = 1;
+}
+static void frame(struct client *c, char type, const void *p, uint32_t n) {
+	unsigned char h[5] = { type, n >> 24, n >> 16, n >> 8, n };
+	client_put(c, h, 5); if (n) client_put(c, p, n);
+}
+static void drop_client(struct client *c);
+
+/*
+ * A client whose last reply or frame was sent. An attach client may still be writing (its stdin
+ * ended, a resize): closing now would make its writes fail (EPIPE) and lose what it has not read
+ * yet, so our side is shut down and its input dropped until it closes (at most 5 s).
+ */
+static void finish_client(struct client *c) {
+	if (c->kind != C_ATTACH || c->closing > 1) { drop_client(c); return; }
+	shutdown(c->fd, SHUT_WR);
+	c->kind = C_DRAIN; c->closing = 0; c->inlen = 0;
+	deadline_in(&c->until, 5);
+}
+
+/* ----- logs */
+
+static void log_line(struct app *a, int s, const char *text, size_t n, int partial) {
+	char ts[96]; struct timespec now; struct tm tm;
+	clock_gettime(CLOCK_REALTIME, &now); gmtime_r(&now.tv_sec, &tm);
+	size_t l = strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%S", &tm);
+	l += snprintf(ts + l, sizeof ts - l, ".%09ldZ %s %c ", now.tv_nsec, s ? "stderr" : "stdout", partial ? 'P' : 'F');
+	struct iovec iov[3] = { { ts, l }, { (void *)text, n }, { "\n", 1 } };
+	if (a->log_fd >= 0 && writev(a->log_fd, iov, 3) < 0) dbg("app %s: write log: %s", a->name, strerror(errno));
+	if (a->ext_fd >= 0 && writev(a->ext_fd, iov, 3) < 0) dbg("app %s: write %s: %s", a->name, a->extlog, strerror(errno));
+}
+/* splits output into lines: F for a whole line, P for a piece of a line longer than LINE_CAP */
+static void log_data(struct app *a, int s, const char *p, size_t n) {
+	struct lbuf *b = &a->lb[s];
+	if (!b->b) b->b = xrealloc(NULL, LINE_CAP);
+	while (n > 0) {
+		const char *nl = memchr(p, '\n', n);
+		size_t take = nl ? (size_t)(nl - p) : n;
+		if (take > LINE_CAP - b->n) take = LINE_CAP - b->n;
+		memcpy(b->b + b->n, p, take); b->n += take; p += take; n -= take;
+		if (nl && p == nl) { log_line(a, s, b->b, b->n, 0); b->n = 0; p++; n--; }
+		else if (b->n == LINE_CAP) { log_line(a, s, b->b, b->n, 1); b->n = 0; }
+	}
+}
+static void log_flush(struct app *a) {
+	for (int s = 0; s < 2; s++) if (a->lb[s].n) { log_line(a, s, a->lb[s].b, a->lb[s].n, 0); a->lb[s].n = 0; }
+}
+static int open_logs(struct app *a, char *err, size_t errlen) {
+	char path[512];
+	snprintf(path, sizeof path, "/rkt/log/%s", a->name);
+	close_fd(&a->log_fd); close_fd(&a->ext_fd);
+	if ((a->log_fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640)) < 0) { snprintf(err, errlen, "open %s: %s", path, strerror(errno)); return -1; }
+	if (a->extlog && (a->ext_fd = open(a->extlog, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640)) < 0) { snprintf(err, errlen, "open %s: %s", a->extlog, strerror(errno)); return -1; }
+	return 0;
+}
+
+/* output of an app: to its log and to the clients attached to that stream */
+static void app_output(struct app *a, int s, const char *p, size_t n) {
+	log_data(a, s, p, n);
+	int want = s ? E_STDERR : (E_STDOUT | E_TTYOUT);
+	for (int i = 0; i < nclients; i++) {
+		struct client *c = &clients[i];
+		if (c->kind == C_ATTACH && c->app == a - S.apps && (c->want & want)) frame(c, s ? 'e' : 'o', p, n);
+	}
+}
+/* reads what is there; returns 0 at end of file (or a hung-up pty), 1 otherwise */
+static int drain(struct app *a, int *fd, int s) {
+	char buf[65536];
+	for (;;) {
+		ssize_t n = read(*fd, buf, sizeof buf);
+		if (n > 0) { app_output(a, s, buf, n); continue; }
+		if (n < 0 && errno == EINTR) continue;
+		if (n < 0 && errno == EAGAIN) return 1;
+		close_fd(fd);
+		return 0;
+	}
+}
+
+/* ----- input */
+
+static int input_fd(struct app *a) { return a->io[0] == IO_TTY ? a->pty : a->in_fd; }
+static void close_input(struct app *a) {
+	if (a->io[0] == IO_TTY) return;
+	if (a->npend) { a->close_in = 1; return; }
+	close_fd(&a->in_fd); a->close_in = 0;
+}
+static void flush_input(struct app *a) {
+	int fd = input_fd(a);
+	if (fd < 0) { a->npend = 0; return; }
+	while (a->npend > 0) {
+		ssize_t w = write(fd, a->pend, a->npend);
+		if (w < 0 && errno == EINTR) continue;
+		if (w < 0 && errno == EAGAIN) return;
+		if (w < 0) { a->npend = 0; if (a->io[0] != IO_TTY) close_fd(&a->in_fd); return; }
+		memmove(a->pend, a->pend + w, a->npend - w); a->npend -= w;
+	}
+	if (a->close_in) close_input(a);
+}
+static void app_input(struct app *a, const char *p, size_t n) {
+	if (input_fd(a) < 0) return;
+	a->pend = xrealloc(a->pend, a->npend + n);
+	memcpy(a->pend + a->npend, p, n); a->npend += n;
+	flush_input(a);
+}
+
+/* ----- app lifecycle */
+
+static void app_exited(struct app *a, int code) {
+	a->state = A_EXITED; a->status = code; a->kill_armed = 0;
+	write_status(a, code);
+	dbg("app %s exited with %d", a->name, code);
+	if (a->pty >= 0) drain(a, &a->pty, 0);
+	for (int s = 0; s < 2; s++) if (a->out_fd[s] >= 0) { drain(a, &a->out_fd[s], s); close_fd(&a->out_fd[s]); }
+	close_fd(&a->pty); close_fd(&a->in_fd);
+	a->npend = 0; a->close_in = 0;
+	log_flush(a);
+	/* what the app left behind goes with it, as when a container's init exits */
+	signal_app(a, SIGKILL);
+	unsigned char st[4] = { code >> 24, code >> 16, code >> 8, code };
+	for (int i = 0; i < nclients; i++) {
+		struct client *c = &clients[i];
+		if (c->app != a - S.apps) continue;
+		if (c->kind == C_WAIT) reply(c, "ok %d", code);
+		else if (c->kind == C_ATTACH) { frame(c, 'x', st, 4); c->closing = 1; }
+	}
+}
+
+static int start_mutable(struct app *a, char *err, size_t errlen) {
+	int in = -1, out[2] = { -1, -1 }, ep[2] = { -1, -1 }, p[2];
+	a->cgfds = xrealloc(a->cgfds, sizeof(int) * (a->cgroups.n + 1));
+	for (int i = 0; i < a->cgroups.n; i++) a->cgfds[i] = -1;
+#define SFAIL(...) do { int e_ = errno; int n_ = snprintf(err, errlen, __VA_ARGS__); snprintf(err + n_, errlen - n_, ": %s", strerror(e_)); goto fail; } while (0)
+	for (int i = 0; i < a->cgroups.n; i++) if ((a->cgfds[i] = open_cgroup(a->cgroups.v[i], O_WRONLY)) < 0) SFAIL("open %s", a->cgroups.v[i]);
+	if (a->io[0] == IO_TTY) {
+		char ptmx[4096]; int unlock = 0; struct winsize ws = { .ws_row = 24, .ws_col = 80 };
+		snprintf(ptmx, sizeof ptmx, "%s/dev/pts/ptmx", a->root);
+		if ((a->pty = open(ptmx, O_RDWR | O_NOCTTY | O_CLOEXEC | O_NONBLOCK)) < 0) SFAIL("open %s", ptmx);
+		if (ioctl(a->pty, TIOCSPTLCK, &unlock)) SFAIL("unlock pty");
+		ioctl(a->pty, TIOCSWINSZ, &ws);
+	} else {
+		if (a->io[0] == IO_STREAM) { if (pipe2(p, O_CLOEXEC)) SFAIL("pipe"); in = p[0]; a->in_fd = p[1]; set_nonblock(a->in_fd); }
+		for (int s = 0; s < 2; s++) {
+			if (a->io[s + 1] == IO_NULL) continue;
+			if (pipe2(p, O_CLOEXEC)) SFAIL("pipe");
+			a->out_fd[s] = p[0]; out[s] = p[1]; set_nonblock(a->out_fd[s]);
+		}
+	}
+	if (pipe2(ep, O_CLOEXEC)) SFAIL("pipe");
+	pid_t pid = fork();
+	if (pid < 0) SFAIL("fork");
+	if (pid == 0) {
+		close(ep[0]); errpipe = ep[1];
+		check(setsid() < 0, "setsid");
+		if (a->pty >= 0) {
+			int slave = ioctl(a->pty, TIOCGPTPEER, O_RDWR | O_NOCTTY);
+			check(slave < 0, "open the pty of app %s", a->name);
+			if (fchown(slave, a->uid, -1)) { /* the app may not own its terminal: not fatal */ }
+			check(ioctl(slave, TIOCSCTTY, 0), "set the controlling terminal");
+			for (int s = 0; s < 3; s++) check(dup2(slave, s) < 0, "dup2");
+			if (slave > 2) close(slave);
+		} else {
+			if (in >= 0) check(dup2(in, 0) < 0, "dup2");
+			for (int s = 0; s < 2; s++) if (out[s] >= 0) check(dup2(out[s], s + 1) < 0, "dup2");
+		}
+		exec_app(a);
+	}
+	close(ep[1]); ep[1] = -1;
+	close_fd(&in); close_fd(&out[0]); close_fd(&out[1]);
+	for (int i = 0; i < a->cgroups.n; i++) close_fd(&a->cgfds[i]);
+	a->pid = pid; a->state = A_RUNNING; a->kill_armed = 0; a->npend = 0; a->close_in = 0;
+	char msg[1024]; ssize_t n, len = 0;
+	while ((n = read(ep[0], msg + len, sizeof msg - 1 - len)) != 0) {
+		if (n < 0 && errno == EINTR) continue;
+		if (n < 0) break;
+		len += n;
+		if (len == (ssize_t)sizeof msg - 1) break;
+	}
+	close(ep[0]);
+	record_pid(a);
+	if (len > 0) { msg[len] = 0; snprintf(err, errlen, "%s", msg); return -1; }
+	dbg("app %s started, pid %d", a->name, pid);
+	return 0;
+fail:
+	for (int i = 0; i < a->cgroups.n; i++) close_fd(&a->cgfds[i]);
+	close_fd(&in); close_fd(&out[0]); close_fd(&out[1]); close_fd(&ep[0]); close_fd(&ep[1]);
+	close_fd(&a->pty); close_fd(&a->in_fd); close_fd(&a->out_fd[0]); close_fd(&a->out_fd[1]);
+	return -1;
+#undef SFAIL
+}
+
+static void free_app(struct app *a) {
+	struct strv *lists[] = { &a->cgroups, &a->masks, &a->ros, &a->env, &a->args };
+	for (unsigned i = 0; i < sizeof lists / sizeof *lists; i++) free(lists[i]->v);
+	free(a->cgfds); free(a->lb[0].b); free(a->lb[1].b); free(a->pend); free(a->spec);
+	memset(a, 0, sizeof *a);
+	while (S.napps > 0 && S.apps[S.napps - 1].state == A_FREE) S.napps--;
+}
+
+/* detaches the app's root (with /proc, /sys and everything app/add grafted) and its extra log directory */
+static void unmount_app(struct app *a) {
+	if (umount2(a->root, MNT_DETACH)) dbg("unmount %s: %s", a->root, strerror(errno));
+	if (a->extlog) {
+		char dir[4096], *slash;
+		snprintf(dir, sizeof dir, "%s", a->extlog);
+		if ((slash = strrchr(dir, '/')) && slash != dir) { *slash = 0; if (umount2(dir, MNT_DETACH)) dbg("unmount %s: %s", dir, strerror(errno)); }
+	}
+}
+
+/* ----- commands */
+
+static int valid_name(const char *n) {
+	if (!*n || strlen(n) > 255) return 0;
+	for (const char *p = n; *p; p++) if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '-')) return 0;
+	return 1;
+}
+
+static void cmd_add(struct client *c, const char *name) {
+	char path[512], err[1024];
+	if (find_app(name)) { reply(c, "error app.exists app %s already exists", name); return; }
+	int slot = -1;
+	for (int i = 0; i < S.napps; i++) if (S.apps[i].state == A_FREE) { slot = i; break; }
+	if (slot < 0) { if (S.napps == MAX_APPS) { reply(c, "error pod.full the pod has %d apps already", MAX_APPS); return; } slot = S.napps++; }
+	struct app *a = &S.apps[slot];
+	memset(a, 0, sizeof *a);
+	snprintf(path, sizeof path, "/rkt/spec/%s", name);
+	if (!(a->spec = slurp(path))) { reply(c, "error app.spec cannot read %s: %s", path, strerror(errno)); free_app(a); return; }
+	if (parse(a->spec, a, err, sizeof err)) { reply(c, "error app.spec %s: %s", path, err); free_app(a); return; }
+	if (strcmp(a->name, name)) { reply(c, "error app.spec %s describes app %s", path, a->name); free_app(a); return; }
+	if (mount_app_fs(a, err, sizeof err) || open_logs(a, err, sizeof err)) {
+		reply(c, "error app.setup app %s: %s", name, err);
+		close_fd(&a->log_fd); close_fd(&a->ext_fd);
+		/* the app's mounts (grafted by app/add, /proc, /sys) go: app/rm will not know the app */
+		unmount_app(a);
+		free_app(a); return;
+	}
+	a->state = A_CREATED;
+	dbg("app %s added", name);
+	reply(c, "ok");
+}
+
+static void cmd_start(struct client *c, struct app *a) {
+	char err[1024];
+	if (pod_stopping) { reply(c, "error pod.stopping the pod is stopping"); return; }
+	if (a->state == A_RUNNING) { reply(c, "error app.running app %s is already running", a->name); return; }
+	if (start_mutable(a, err, sizeof err)) {
+		reply(c, "error app.start app %s: %s", a->name, err);
+		return;
+	}
+	reply(c, "ok %d", a->pid);
+}
+
+static void cmd_stop(struct client *c, struct app *a, int sig, int timeout) {
+	if (a->state != A_RUNNING) { if (a->state == A_EXITED) reply(c, "ok %d", a->status); else reply(c, "ok -"); return; }
+	if (sig <= 0 || sig >= NSIG) sig = SIGTERM;
+	dbg("stopping app %s: signal %d, %d s", a->name, sig, timeout);
+	kill(a->pid, sig);
+	if (timeout <= 0) signal_app(a, SIGKILL);
+	else if (!a->kill_armed || ms_until(&a->kill_at) > timeout * 1000L) { a->kill_armed = 1; deadline_in(&a->kill_at, timeout); }
+	c->kind = C_WAIT; c->app = a - S.apps;
+}
+
+static void cmd_rm(struct client *c, struct app *a) {
+	char path[4096];
+	if (a->state == A_RUNNING) { reply(c, "error app.running app %s is running, stop it first", a->name); return; }
+	for (int i = 0; i < nclients; i++) if (clients[i].app == a - S.apps && clients[i].kind != C_CMD) drop_client(&clients[i]);
+	close_fd(&a->log_fd); close_fd(&a->ext_fd);
+	unmount_app(a);
+	snprintf(path, sizeof path, "/rkt/pids/%s", a->name); unlink(path);
+	dbg("app %s removed", a->name);
+	free_app(a);
+	reply(c, "ok");
+}
+
+/* endpoints an app offers */
+static int endpoints_of(struct app *a) {
+	if (a->io[0] == IO_TTY) return E_TTYIN | E_TTYOUT;
+	return (a->io[0] == IO_STREAM ? E_STDIN : 0) | (a->io[1] != IO_NULL ? E_STDOUT : 0) | (a->io[2] != IO_NULL ? E_STDERR : 0);
+}
+static const char *ep_names[] = { "stdin", "stdout", "stderr", "tty-in", "tty-out" };
+static void format_endpoints(char *out, size_t len, int eps) {
+	out[0] = 0;
+	for (int i = 0; i < 5; i++) if (eps & (1 << i)) { if (out[0]) strncat(out, ",", len - strlen(out) - 1); strncat(out, ep_names[i], len - strlen(out) - 1); }
+	if (!out[0]) snprintf(out, len, "-");
+}
+
+static void cmd_attach(struct client *c, struct app *a, char *what) {
+	int have = endpoints_of(a), want = 0; char list[128];
+	if (a->state != A_RUNNING) { reply(c, "error app.not-running app %s is not running", a->name); return; }
+	if (!strcmp(what, "auto")) want = have;
+	else for (char *tok = strtok(what, ","); tok; tok = strtok(NULL, ",")) {
+		int found = 0;
+		for (int i = 0; i < 5; i++) if (!strcmp(tok, ep_names[i])) { want |= 1 << i; found = 1; }
+		if (!found) { reply(c, "error attach.endpoint unknown endpoint %s", tok); return; }
+	}
+	if (want & ~have) { format_endpoints(list, sizeof list, want & ~have); reply(c, "error attach.endpoint app %s has no %s endpoint", a->name, list); return; }
+	if (!want) { reply(c, "error attach.endpoint app %s has no endpoint to attach to", a->name); return; }
+	c->kind = C_ATTACH; c->app = a - S.apps; c->want = want;
+	format_endpoints(list, sizeof list, want);
+	reply(c, "ok %s", list);
+}
+
+static void cmd_list(struct client *c) {
+	char line[1024]; size_t len = 0;
+	static const char *states[] = { "free", "created", "running", "exited" };
+	len += snprintf(line, sizeof line, "ok");
+	for (int i = 0; i < S.napps && len < sizeof line - 1; i++) {
+		struct app *a = &S.apps[i];
+		if (a->state == A_FREE) continue;
+		len += snprintf(line + len, sizeof line - len, " %s:%s:%d:%d", a->name, states[a->state], a->state == A_RUNNING ? a->pid : 0, a->state == A_EXITED ? a->status : -1);
+	}
+	reply(c, "%s", line);
+}
+
+static void command(struct client *c, char *line) {
+	char *argv[8]; int argc = 0;
+	for (char *tok = strtok(line, " "); tok && argc < 8; tok = strtok(NULL, " ")) argv[argc++] = tok;
+	if (argc == 0) { reply(c, "error ctl.invalid empty request"); return; }
+	dbg("control: %s%s%s", argv[0], argc > 1 ? " " : "", argc > 1 ? argv[1] : "");
+	if (!strcmp(argv[0], "list")) { cmd_list(c); return; }
+	if (argc < 2 || !valid_name(argv[1])) { reply(c, "error ctl.invalid %s needs an app name", argv[0]); return; }
+	if (!strcmp(argv[0], "add")) { if (argc != 2) reply(c, "error ctl.invalid usage: add <app>"); else cmd_add(c, argv[1]); return; }
+	struct app *a = find_app(argv[1]);
+	if (!a) { reply(c, "error app.unknown app %s is not in the pod", argv[1]); return; }
+	if (!strcmp(argv[0], "start") && argc == 2) cmd_start(c, a);
+	else if (!strcmp(argv[0], "stop") && argc == 4) cmd_stop(c, a, atoi(argv[2]), atoi(argv[3]));
+	else if (!strcmp(argv[0], "rm") && argc == 2) cmd_rm(c, a);
+	else if (!strcmp(argv[0], "attach") && argc == 3) cmd_attach(c, a, argv[2]);
+	else if (!strcmp(argv[0], "endpoints") && argc == 2) { char list[128]; format_endpoints(list, sizeof list, endpoints_of(a)); reply(c, "ok %s", list); }
+	else if (!strcmp(argv[0], "reopen") && argc == 2) { char err[1024]; if (open_logs(a, err, sizeof err)) reply(c, "error app.log %s", err); else reply(c, "ok"); }
+	else reply(c, "error ctl.invalid unknown request %s with %d arguments", argv[0], argc - 1);
+}
+
+/* frames from an attach client: 'i' input, 'c' close stdin, 'r' resize (rows, cols) */
+static void attach_frames(struct client *c) {
+	struct app *a = &S.apps[c->app];
+	size_t off = 0;
+	while (c->inlen - off >= 5) {
+		unsigned char *h = (unsigned char *)c->in + off;
+		uint32_t n = (uint32_t)h[1] << 24 | h[2] << 16 | h[3] << 8 | h[4];
+		if (n > FRAME_MAX) { drop_client(c); return; }
+		if (c->inlen - off < 5 + n) break;
+		char *p = c->in + off + 5;
+		if (h[0] == 'i' && (c->want & (E_STDIN | E_TTYIN))) app_input(a, p, n);
+		else if (h[0] == 'c' && (c->want & E_STDIN) && a->stdin_once) close_input(a);
+		else if (h[0] == 'r' && n == 4 && a->pty >= 0) {
+			struct winsize ws = { .ws_row = (unsigned char)p[0] << 8 | (unsigned char)p[1], .ws_col = (unsigned char)p[2] << 8 | (unsigned char)p[3] };
+			ioctl(a->pty, TIOCSWINSZ, &ws);
+		}
+		off += 5 + n;
+	}
+	memmove(c->in, c->in + off, c->inlen - off); c->inlen -= off;
+}
+
+static void drop_client(struct client *c) {
+	if (c->fd < 0) return;
+	if (c->kind == C_ATTACH && (c->want & E_STDIN)) {
+		struct app *a = &S.apps[c->app];
+		if (a->stdin_once && a->state == A_RUNNING) close_input(a);
+	}
+	close(c->fd); c->fd = -1;
+	free(c->in); free(c->out); c->in = c->out = NULL;
+}
+
+static void client_read(struct client *c) {
+	size_t cap = 5 + FRAME_MAX;
+	ssize_t n = read(c->fd, c->in + c->inlen, cap - c->inlen);
+	if (n < 0 && (errno == EAGAIN || errno == EINTR)) return;
+	if (n <= 0) { drop_client(c); return; }
+	c->inlen += n;
+	if (c->kind == C_ATTACH) { attach_frames(c); return; }
+	if (c->kind != C_CMD) { c->inlen = 0; return; }
+	char *nl = memchr(c->in, '\n', c->inlen);
+	if (!nl) { if (c->inlen >= 4096) { reply(c, "error ctl.invalid request too long"); c->inlen = 0; } return; }
+	*nl = 0;
+	size_t rest = c->inlen - (nl + 1 - c->in);
+	char line[4096]; snprintf(line, sizeof line, "%s", c->in);
+	memmove(c->in, nl + 1, rest); c->inlen = rest;
+	command(c, line);
+	if (c->kind == C_ATTACH && c->inlen) attach_frames(c);
+}
+
+static void client_write(struct client *c) {
+	while (c->outlen > 0) {
+		ssize_t w = send(c->fd, c->out, c->outlen, MSG_NOSIGNAL);
+		if (w < 0 && errno == EINTR) continue;
+		if (w < 0 && errno == EAGAIN) return;
+		if (w < 0) { drop_client(c); return; }
+		memmove(c->out, c->out + w, c->outlen - w); c->outlen -= w;
+	}
+	if (c->closing) finish_client(c);
+}
+
+/* ----- the loop */
+
+static void begin_pod_stop(void) {
+	if (!pod_stopping) { pod_stopping = 1; deadline_in(&pod_deadline, S.stop_timeout); dbg("stopping the pod"); }
+	stop_all(SIGTERM);
+}
+
+static int running_apps(void) {
+	int n = 0;
+	for (int i = 0; i < S.napps; i++) n += S.apps[i].state == A_RUNNING;
+	return n;
+}
+
+/* PID 1 of a mutable pod: serve the control socket until stopped. */
+static void pod_init_mutable(int ready) {
+	sigset_t set; struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+	if (S.lockfd >= 0) close(S.lockfd);
+	check(unshare(CLONE_NEWNS), "unshare mount namespace");
+	S.cg_dirfd = calloc(S.cg_dir.n + 1, sizeof(int));
+	for (int i = 0; i < S.cg_dir.n; i++) check((S.cg_dirfd[i] = open(S.cg_dir.v[i], O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0, "open %s", S.cg_dir.v[i]);
+	pivot(S.stage1);
+	mkdir("/rkt/log", 0755); mkdir("/rkt/spec", 0755);
+	sigemptyset(&set);
+	int sigs[] = { SIGCHLD, SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGPIPE };
+	for (unsigned i = 0; i < sizeof sigs / sizeof *sigs; i++) sigaddset(&set, sigs[i]);
+	int sfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+	check(sfd < 0, "signalfd");
+	int lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	check(lfd < 0, "socket");
+	strcpy(sa.sun_path, CTL_PATH);
+	unlink(CTL_PATH);
+	mode_t old = umask(0077);
+	check(bind(lfd, (struct sockaddr *)&sa, sizeof sa), "bind %s", CTL_PATH);
+	umask(old);
+	check(listen(lfd, 64), "listen %s", CTL_PATH);
+	supervisor_ready();
+	check(write(ready, "r", 1) != 1, "report readiness"); close(ready);
+	dbg("mutable pod ready, serving %s", CTL_PATH);
+
+	struct pollfd pfd[2 + MAX_CLIENTS + 3 * MAX_APPS];
+	struct { int kind, idx, s; } who[2 + MAX_CLIENTS + 3 * MAX_APPS];
+	for (;;) {
+		if (pod_stopping && running_apps() == 0) break;
+		int n = 0; long timeout = -1;
+		pfd[n] = (struct pollfd){ sfd, POLLIN, 0 }; who[n++].kind = 0;
+		if (!pod_stopping) { pfd[n] = (struct pollfd){ lfd, POLLIN, 0 }; who[n++].kind = 1; }
+		for (int i = 0; i < nclients; i++) {
+			struct client *c = &clients[i];
+			short ev = c->outlen ? POLLOUT : 0;
+			if (c->kind == C_CMD || c->kind == C_DRAIN || (c->kind == C_ATTACH && S.apps[c->app].npend == 0 && !c->closing)) ev |= POLLIN;
+			pfd[n] = (struct pollfd){ c->fd, ev, 0 }; who[n].kind = 2; who[n++].idx = i;
+			if (c->kind == C_DRAIN) { long ms = ms_until(&c->until); if (ms < 0) ms = 0; if (timeout < 0 || ms < timeout) timeout = ms; }
+		}
+		for (int i = 0; i < S.napps; i++) {
+			struct app *a = &S.apps[i];
+			if (a->state == A_FREE) continue;
+			for (int s = 0; s < 2; s++) if (a->out_fd[s] >= 0) { pfd[n] = (struct pollfd){ a->out_fd[s], POLLIN, 0 }; who[n].kind = 3; who[n].idx = i; who[n++].s = s; }
+			if (a->pty >= 0) { pfd[n] = (struct pollfd){ a->pty, POLLIN | (a->npend ? POLLOUT : 0), 0 }; who[n].kind = 4; who[n++].idx = i; }
+			else if (a->in_fd >= 0 && a->npend) { pfd[n] = (struct pollfd){ a->in_fd, POLLOUT, 0 }; who[n].kind = 5; who[n++].idx = i; }
+			if (a->kill_armed) { long ms = ms_until(&a->kill_at); if (ms < 0) ms = 0; if (timeout < 0 || ms < timeout) timeout = ms; }
+		}
+		if (pod_stopping) { long ms = ms_until(&pod_deadline); if (ms < 0) ms = 1000; if (timeout < 0 || ms < timeout) timeout = ms; }
+		int r = poll(pfd, n, (int)(timeout > 600000 ? 600000 : timeout));
+		check(r < 0 && errno != EINTR, "poll");
+		for (int k = 0; r > 0 && k < n; k++) {
+			short re = pfd[k].revents;
+			if (!re) continue;
+			if (who[k].kind == 0) {
+				struct signalfd_siginfo si;
+				while (read(sfd, &si, sizeof si) == sizeof si) {
+					int sig = si.ssi_signo;
+					if (sig == SIGTERM || sig == SIGINT || sig == SIGHUP || sig == SIGQUIT) begin_pod_stop();
+					else if (sig == SIGUSR1 || sig == SIGUSR2) stop_all(sig);
+				}
+				int st; pid_t p;
+				while ((p = waitpid(-1, &st, WNOHANG)) > 0) {
+					for (int i = 0; i < S.napps; i++) {
+						struct app *a = &S.apps[i];
+						if (a->state == A_RUNNING && a->pid == p) app_exited(a, WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st));
+					}
+				}
+			} else if (who[k].kind == 1) {
+				int fd;
+				while ((fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0) {
+					if (nclients == MAX_CLIENTS) { close(fd); continue; }
+					clients[nclients++] = (struct client){ .fd = fd, .kind = C_CMD, .app = -1, .in = xrealloc(NULL, 5 + FRAME_MAX) };
+				}
+			} else if (who[k].kind == 2) {
+				struct client *c = &clients[who[k].idx];
+				if (c->fd >= 0 && (re & (POLLIN | POLLHUP | POLLERR))) {
+					if (re & POLLIN) client_read(c);
+					else drop_client(c);
+				}
+				if (c->fd >= 0 && (re & POLLOUT)) client_write(c);
+			} else if (who[k].kind == 3) {
+				struct app *a = &S.apps[who[k].idx];
+				int s = who[k].s;
+				if (a->out_fd[s] >= 0 && !drain(a, &a->out_fd[s], s)) log_flush(a);
+			} else if (who[k].kind == 4) {
+				struct app *a = &S.apps[who[k].idx];
+				if (a->pty >= 0 && (re & POLLOUT)) flush_input(a);
+				if (a->pty >= 0 && (re & (POLLIN | POLLHUP | POLLERR)) && !drain(a, &a->pty, 0)) log_flush(a);
+			} else if (who[k].kind == 5) {
+				flush_input(&S.apps[who[k].idx]);
+			}
+		}
+		/* replies queued by the handlers above */
+		for (int i = 0; i < nclients; i++) if (clients[i].fd >= 0 && clients[i].outlen) client_write(&clients[i]);
+		for (int i = 0; i < nclients; i++) {
+			struct client *c = &clients[i];
+			if (c->fd >= 0 && c->closing && !c->outlen) finish_client(c);
+			if (c->fd >= 0 && c->kind == C_DRAIN && ms_until(&c->until) <= 0) drop_client(c);
+		}
+		int w = 0;
+		for (int i = 0; i < nclients; i++) if (clients[i].fd >= 0) clients[w++] = clients[i];
+		nclients = w;
+		for (int i = 0; i < S.napps; i++) {
+			struct app *a = &S.apps[i];
+			if (a->kill_armed && ms_until(&a->kill_at) <= 0) { dbg("app %s: stop timeout, killing it", a->name); signal_app(a, SIGKILL); a->kill_armed = 0; }
+		}
+		if (pod_stopping && ms_until(&pod_deadline) <= 0) { stop_all(SIGKILL); deadline_in(&pod_deadline, 1); }
+	}
+	for (int i = 0; i < nclients; i++) { client_write(&clients[i]); drop_client(&clients[i]); }
+	unlink(CTL_PATH);
+	dbg("all apps exited, mutable pod done");
+	_exit(0);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+
+/* init graft <pid> <source> <target> ...: see the header comment */
+static int graft(int argc, char **argv) {
+	char path[64];
+	check(argc < 5 || (argc - 3) % 2, "usage: init graft <pid> <source> <target> [<source> <target> ...]");
+	snprintf(path, sizeof path, "/proc/%d/ns/mnt", atoi(argv[2]));
+	int ns = open(path, O_RDONLY | O_CLOEXEC);
+	check(ns < 0, "open %s", path);
+	snprintf(path, sizeof path, "/proc/%d/root", atoi(argv[2]));
+	int root = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	check(root < 0, "open %s", path);
+	int n = (argc - 3) / 2, fds[64];
+	check(n > 64, "too many mounts to graft");
+	for (int i = 0; i < n; i++) {
+		fds[i] = syscall(SYS_open_tree, AT_FDCWD, argv[3 + 2 * i], OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);
+		check(fds[i] < 0, "clone the mounts at %s", argv[3 + 2 * i]);
+	}
+	check(setns(ns, CLONE_NEWNS), "join the mount namespace of process %s", argv[2]);
+	for (int i = 0; i < n; i++) {
+		const char *dst = argv[4 + 2 * i];
+		while (*dst == '/') dst++;
+		check(syscall(SYS_move_mount, fds[i], "", root, dst, MOVE_MOUNT_F_EMPTY_PATH), "attach %s at /%s", argv[3 + 2 * i], dst);
+	}
+	return 0;
+}
+
 static void forward(int sig) { if (child > 0) kill(child, sig); }
 
 int main(int argc, char **argv) {
-	char buf[16]; int ready[2];
+	char buf[16], err[1024]; int ready[2];
+	if (argc >= 2 && !strcmp(argv[1], "graft")) return graft(argc, argv);
 	check(argc != 2, "usage: init <spec>");
-	parse(argv[1]);
+	char *spec = slurp(argv[1]);
+	check(!spec, "read %s", argv[1]);
+	if (parse(spec, NULL, err, sizeof err)) { errno = 0; die("%s: %s", argv[1], err); }
 	FILE *f = fopen("/proc/sys/kernel/cap_last_cap", "re");
 	if (f) { if (fscanf(f, "%d", &last_cap) != 1) last_cap = 40; fclose(f); }
 	snprintf(buf, sizeof buf, "%d", getpid());
@@ -338,7 +1083,7 @@ int main(int argc, char **argv) {
 	check(pipe2(ready, O_CLOEXEC), "pipe");
 	child = fork();
 	check(child < 0, "fork");
-	if (child == 0) { close(ready[0]); pod_init(ready[1]); }
+	if (child == 0) { close(ready[0]); if (S.mutable) pod_init_mutable(ready[1]); else pod_init(ready[1]); }
 	close(ready[1]);
 	struct sigaction sa = { .sa_handler = forward, .sa_flags = SA_RESTART };
 	int fwd[] = { SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2 };
@@ -349,7 +1094,7 @@ int main(int argc, char **argv) {
 	sigprocmask(SIG_SETMASK, &old, NULL);
 	ssize_t r;
 	while ((r = read(ready[0], buf, 1)) < 0 && errno == EINTR) ;
-	if (r == 1) write_int_atomic("pid", child);
+	if (r == 1) check(write_int_atomic("pid", child), "write pid");
 	int st;
 	while (waitpid(child, &st, 0) < 0) check(errno != EINTR, "wait for pod");
 	dbg("pod exited, status %d", WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st));

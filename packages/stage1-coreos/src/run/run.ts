@@ -31,6 +31,7 @@ import { createPodCgroups, detectHierarchies, planPodCgroups, type CgroupPlan } 
 import { type AppBind, bindSelf, enterPrivateMountNamespace, setupAppFs, stdinTerminal } from './mounts';
 import { planNetwork } from './network';
 import { writeRuntimeConfig } from './runtime-config';
+import { checkMutableRun, podCgroupDirs, prepareMutablePod } from '../mutable/pod';
 import { formatInitSpec, type InitSpec } from './spec';
 import { prepareEmptyVolume } from './volumes';
 
@@ -79,7 +80,8 @@ export interface RunContext {
   debug: (message: string) => void;
 }
 
-function hostsBinds(s1: string, args: RunArgs, hostname: string, warn: (m: string) => void): AppBind[] {
+/** The /etc files bound into every app: hostname, hosts, resolv.conf per `--dns-conf-mode`. */
+export function hostsBinds(s1: string, args: RunArgs, hostname: string, warn: (m: string) => void): AppBind[] {
   const hosts = args.dnsConfMode?.hosts ?? 'default';
   const resolv = args.dnsConfMode?.resolv ?? 'default';
   const entry = `127.0.0.1 ${hostname}\n`;
@@ -101,10 +103,13 @@ function hostsBinds(s1: string, args: RunArgs, hostname: string, warn: (m: strin
     if (existsSync(resolvConfPathIn(s1))) binds.push({ source: resolvConfPathIn(s1), path: '/etc/resolv.conf' });
     else warn(`--dns-conf-mode=resolv=stage0 but stage0 wrote no ${resolvConfPathIn(s1)}, apps keep their own /etc/resolv.conf`);
   }
+  // a network plugin's DNS settings (written by the network setup)
+  else if (resolv === 'default' && existsSync(resolvConfPathIn(s1))) binds.push({ source: resolvConfPathIn(s1), path: '/etc/resolv.conf' });
   return binds;
 }
 
-function initApp(a: PreparedApp, plan: CgroupPlan, args: RunArgs): InitSpec['apps'][number] {
+/** The init spec section of a prepared app. */
+export function initApp(a: PreparedApp, plan: CgroupPlan, args: RunArgs): InitSpec['apps'][number] {
   return {
     name: a.name,
     root: relAppRootfsPath(a.name),
@@ -129,7 +134,7 @@ function initApp(a: PreparedApp, plan: CgroupPlan, args: RunArgs): InitSpec['app
 /**
  * Runs the pod described by the pod directory `ctx.pod`: never returns (the process becomes the
  * init), or throws. Errors (user): `stage1.private-users.unsupported`,
- * `stage1.mutable.unsupported`, `stage1.pod.no-apps`, `stage1.interactive.multiple-apps`,
+ * `stage1.mutable.apps`, `stage1.mutable.interactive`, `stage1.pod.no-apps`, `stage1.interactive.multiple-apps`,
  * `stage1.net.*`, and those of {@link prepareApp}; (system) `stage1.cgroup.*`, `sys.*`.
  */
 export function runPod(argv: readonly string[], ctx: RunContext): never {
@@ -137,10 +142,9 @@ export function runPod(argv: readonly string[], ctx: RunContext): never {
   const lockFd = lockFdFromEnv(ctx.env);
   const { pod, sys } = ctx;
   if (args.privateUsers) throw userError('stage1.private-users.unsupported', '--private-users is not implemented yet in stage1-coreos');
-  if (args.mutable) throw userError('stage1.mutable.unsupported', 'stage1-coreos does not support mutable pods yet');
-  const network = planNetwork(pod, args.net);
   const manifest = parsePodManifest(readFileSync(podManifestPath(pod)), { source: podManifestPath(pod) });
-  if (manifest.apps.length === 0) throw userError('stage1.pod.no-apps', `pod ${args.uuid} has no apps`);
+  if (args.mutable) checkMutableRun(args, manifest);
+  else if (manifest.apps.length === 0) throw userError('stage1.pod.no-apps', `pod ${args.uuid} has no apps`);
   if (args.interactive && manifest.apps.length > 1) throw userError('stage1.interactive.multiple-apps', '--interactive needs a pod with exactly one app');
   const s1 = stage1RootfsPath(pod);
   const hostname = args.hostname ?? `rkt-${args.uuid}`;
@@ -153,6 +157,7 @@ export function runPod(argv: readonly string[], ctx: RunContext): never {
       warn: ctx.warn,
     }),
   );
+  const network = planNetwork({ pod, uuid: args.uuid, stage1Root: s1, args, exposedPorts: manifest.ports, apps: apps.map((a) => a.app), lockFd, sys, env: ctx.env, warn: ctx.warn, debug: ctx.debug });
 
   const hierarchies = detectHierarchies(readFileSync('/proc/self/cgroup', 'utf8'), readMountInfo());
   const plan = planPodCgroups(
@@ -168,6 +173,7 @@ export function runPod(argv: readonly string[], ctx: RunContext): never {
   ctx.debug(`pod cgroups: ${plan.dirs.join(' ')}`);
 
   for (const d of STAGE1_STATE_DIRS) mkdirSync(join(s1, d), { recursive: true, mode: 0o755 });
+  if (args.mutable) prepareMutablePod(pod, argv);
   writeFileSync(join(s1, 'etc/hostname'), `${hostname}\n`);
   const etc = hostsBinds(s1, args, hostname, ctx.warn);
   for (const a of apps) {
@@ -205,6 +211,7 @@ export function runPod(argv: readonly string[], ctx: RunContext): never {
     cgroupJoins: plan.joins,
     cgroupMoves: plan.moves,
     cgroupWrites: plan.unified ? plan.writes : [],
+    ...(args.mutable ? { mutable: true, cgroupDirs: podCgroupDirs(plan.dirs, args.uuid) } : {}),
     apps: apps.map((a) => initApp(a, plan, args)),
   };
   const specPath = join(s1, INIT_SPEC_PATH);

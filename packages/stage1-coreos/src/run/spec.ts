@@ -20,6 +20,8 @@
  * | `ipc` | `private` (new IPC namespace) or `parent` |
  * | `interactive` | `1`: the app keeps stdin, and SIGINT does not stop the pod |
  * | `stop-timeout` | seconds between SIGTERM and SIGKILL when the pod stops |
+ * | `mutable` | `1`: a mutable pod (PID 1 serves `/rkt/ctl`; apps come from `rkt/spec/<app>`) |
+ * | `cg-dir` | a pod cgroup directory PID 1 keeps open, to reach app cgroups added later |
  * | `cg-join` | a `cgroup.procs` file the parent writes its pid to, before it unshares |
  * | `cg-move` | same, after unsharing the cgroup namespace |
  * | `cg-write` | `<file> <value>`: written after the moves |
@@ -37,6 +39,9 @@
  * | `oom` | app: oom_score_adj |
  * | `env` | app: `NAME=value`, repeated |
  * | `arg` | app: argv entries in order, repeated; the first is the program's path |
+ * | `stdin`, `stdout`, `stderr` | app, mutable pods: `null`, `log` (not stdin), `stream` or `tty` (all three or none) |
+ * | `stdin-once` | app, mutable pods: `1` closes stdin when the first attach session that wrote it ends |
+ * | `extlog` | app, mutable pods: a second log file, a path in the stage1 root |
  * | `end` | closes the app section |
  */
 import type { EnvEntry } from '@rktnetes/common';
@@ -46,6 +51,9 @@ import type { NetworkPlan } from './network';
 
 /** The spec's format version. */
 export const INIT_SPEC_VERSION = 1;
+
+/** How an app's stdin, stdout or stderr is wired in a mutable pod (rkt's stage2 annotations). */
+export type StdioMode = 'null' | 'log' | 'stream' | 'tty';
 
 /** One app as the init starts it. */
 export interface InitApp {
@@ -72,6 +80,12 @@ export interface InitApp {
   env: EnvEntry[];
   /** argv; argv[0] is the program's path inside the app */
   argv: string[];
+  /** mutable pods: stdin, stdout, stderr modes (default null, log, log) */
+  stdio?: [StdioMode, StdioMode, StdioMode];
+  /** mutable pods: close stdin when the first attach session that wrote it ends */
+  stdinOnce?: boolean;
+  /** mutable pods: a second log file, a path in the stage1 root */
+  extLog?: string;
 }
 
 /** Everything the init needs. */
@@ -88,6 +102,10 @@ export interface InitSpec {
   cgroupJoins: string[];
   cgroupMoves: string[];
   cgroupWrites: Array<{ path: string; value: string }>;
+  /** a mutable pod: apps are added later through the control socket */
+  mutable?: boolean;
+  /** mutable pods: the pod cgroup directories (app cgroups added later are below them) */
+  cgroupDirs?: string[];
   apps: InitApp[];
 }
 
@@ -102,10 +120,56 @@ export function unescapeSpecValue(v: string): string {
   return v.replace(/\\(.)/g, (_, c: string) => (c === 'n' ? '\n' : c === 's' ? ' ' : c));
 }
 
+type Put = (k: string, ...fields: Array<string | number>) => void;
+
+function putApp(put: Put, a: InitApp): void {
+  put('app', a.name);
+  put('root', a.root);
+  for (const c of a.cgroups) put('cgroup', c);
+  for (const m of a.masks) put('mask', m);
+  for (const r of a.readOnly) put('ro', r);
+  put('workdir', a.workdir);
+  put('uid', a.uid);
+  put('gid', a.gid);
+  if (a.groups.length > 0) put('groups', ...a.groups);
+  put('bounding', capMask(a.bounding));
+  put('inheritable', capMask(a.inheritable));
+  put('ambient', capMask(a.ambient));
+  put('nnp', a.noNewPrivs ? 1 : 0);
+  if (a.seccomp !== undefined) put('seccomp', a.seccomp);
+  if (a.oomScoreAdj !== undefined) put('oom', a.oomScoreAdj);
+  for (const [n, v] of a.env) put('env', `${n}=${v}`);
+  for (const arg of a.argv) put('arg', arg);
+  if (a.stdio) {
+    put('stdin', a.stdio[0]);
+    put('stdout', a.stdio[1]);
+    put('stderr', a.stdio[2]);
+  }
+  if (a.stdinOnce) put('stdin-once', 1);
+  if (a.extLog !== undefined) put('extlog', a.extLog);
+  put('end');
+}
+
+function putter(lines: string[]): Put {
+  return (k, ...fields) => lines.push(fields.length === 0 ? k : `${k} ${fields.map((f) => escapeSpecValue(String(f))).join(' ')}`);
+}
+
+/**
+ * One app section alone, as a mutable pod's `rkt/spec/<app>` holds it: `version 1`, then
+ * `app <name>` … `end`.
+ */
+export function formatAppSpec(a: InitApp): string {
+  const lines: string[] = [];
+  const put = putter(lines);
+  put('version', INIT_SPEC_VERSION);
+  putApp(put, a);
+  return `# rktnetes stage1-coreos app spec\n${lines.join('\n')}\n`;
+}
+
 /** Serialises a spec (see the module documentation for the format). */
 export function formatInitSpec(s: InitSpec): string {
   const lines: string[] = [];
-  const put = (k: string, ...fields: Array<string | number>) => lines.push(`${k} ${fields.map((f) => escapeSpecValue(String(f))).join(' ')}`);
+  const put = putter(lines);
   put('version', INIT_SPEC_VERSION);
   put('debug', s.debug ? 1 : 0);
   put('lockfd', s.lockFd);
@@ -116,28 +180,11 @@ export function formatInitSpec(s: InitSpec): string {
   put('ipc', s.ipc);
   put('interactive', s.interactive ? 1 : 0);
   put('stop-timeout', s.stopTimeoutSeconds);
+  if (s.mutable) put('mutable', 1);
   for (const p of s.cgroupJoins) put('cg-join', p);
   for (const p of s.cgroupMoves) put('cg-move', p);
   for (const w of s.cgroupWrites) put('cg-write', w.path, w.value);
-  for (const a of s.apps) {
-    put('app', a.name);
-    put('root', a.root);
-    for (const c of a.cgroups) put('cgroup', c);
-    for (const m of a.masks) put('mask', m);
-    for (const r of a.readOnly) put('ro', r);
-    put('workdir', a.workdir);
-    put('uid', a.uid);
-    put('gid', a.gid);
-    if (a.groups.length > 0) put('groups', ...a.groups);
-    put('bounding', capMask(a.bounding));
-    put('inheritable', capMask(a.inheritable));
-    put('ambient', capMask(a.ambient));
-    put('nnp', a.noNewPrivs ? 1 : 0);
-    if (a.seccomp !== undefined) put('seccomp', a.seccomp);
-    if (a.oomScoreAdj !== undefined) put('oom', a.oomScoreAdj);
-    for (const [n, v] of a.env) put('env', `${n}=${v}`);
-    for (const arg of a.argv) put('arg', arg);
-    lines.push('end');
-  }
+  for (const d of s.cgroupDirs ?? []) put('cg-dir', d);
+  for (const a of s.apps) putApp(put, a);
   return `# rktnetes stage1-coreos init spec\n${lines.join('\n')}\n`;
 }
