@@ -54,7 +54,7 @@ rkt fetch "$qs/hello.aci"
 rkt image list
 
 echo "== 5. run a pod (stage1: $flavor)"
-rkt run --net=host --stage1-path="$PWD/packages/stage1-$flavor/dist/stage1-$flavor.aci" example.com/hello:1.0.0
+rkt run --stage1-path="$PWD/packages/stage1-$flavor/dist/stage1-$flavor.aci" example.com/hello:1.0.0
 rkt list
 rkt gc --grace-period=0s >/dev/null
 echo "== done: data dir $qs/data"
