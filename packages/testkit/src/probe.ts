@@ -2,53 +2,15 @@
  * Parser for the output of the probe script ({@link PROBE_SCRIPT}) and capability helpers.
  */
 import { userError } from '@rktnetes/errors';
+import { CAP_LAST_CAP, capName, capNumber } from '@rktnetes/sys';
 
 export { PROBE_SCRIPT } from './probe-script';
 
-/** Linux capability names by bit number (linux/capability.h). */
-export const CAPABILITIES: readonly string[] = [
-  'CAP_CHOWN',
-  'CAP_DAC_OVERRIDE',
-  'CAP_DAC_READ_SEARCH',
-  'CAP_FOWNER',
-  'CAP_FSETID',
-  'CAP_KILL',
-  'CAP_SETGID',
-  'CAP_SETUID',
-  'CAP_SETPCAP',
-  'CAP_LINUX_IMMUTABLE',
-  'CAP_NET_BIND_SERVICE',
-  'CAP_NET_BROADCAST',
-  'CAP_NET_ADMIN',
-  'CAP_NET_RAW',
-  'CAP_IPC_LOCK',
-  'CAP_IPC_OWNER',
-  'CAP_SYS_MODULE',
-  'CAP_SYS_RAWIO',
-  'CAP_SYS_CHROOT',
-  'CAP_SYS_PTRACE',
-  'CAP_SYS_PACCT',
-  'CAP_SYS_ADMIN',
-  'CAP_SYS_BOOT',
-  'CAP_SYS_NICE',
-  'CAP_SYS_RESOURCE',
-  'CAP_SYS_TIME',
-  'CAP_SYS_TTY_CONFIG',
-  'CAP_MKNOD',
-  'CAP_LEASE',
-  'CAP_AUDIT_WRITE',
-  'CAP_AUDIT_CONTROL',
-  'CAP_SETFCAP',
-  'CAP_MAC_OVERRIDE',
-  'CAP_MAC_ADMIN',
-  'CAP_SYSLOG',
-  'CAP_WAKE_ALARM',
-  'CAP_BLOCK_SUSPEND',
-  'CAP_AUDIT_READ',
-  'CAP_PERFMON',
-  'CAP_BPF',
-  'CAP_CHECKPOINT_RESTORE',
-];
+/**
+ * Linux capability names by bit number, `CAPABILITIES[21] === 'CAP_SYS_ADMIN'`: the table of
+ * `@rktnetes/sys` (`CAPABILITIES`, `capName`) as an array.
+ */
+export const CAPABILITIES: readonly string[] = Object.freeze(Array.from({ length: CAP_LAST_CAP + 1 }, (_, n) => capName(n) ?? `CAP_${n}`));
 
 /**
  * The capability names set in a hex mask as printed in `/proc/<pid>/status` (e.g.
@@ -61,20 +23,23 @@ export function capsFromHex(hex: string): string[] {
   let mask = BigInt(`0x${hex}`);
   const names: string[] = [];
   for (let bit = 0; mask > 0n; bit++, mask >>= 1n) {
-    if (mask & 1n) names.push(CAPABILITIES[bit] ?? `CAP_${bit}`);
+    if (mask & 1n) names.push(capName(bit) ?? `CAP_${bit}`);
   }
   return names;
 }
 
-/** The hex mask (16 digits, as in `/proc/<pid>/status`) of a list of capability names. */
+/**
+ * The hex mask (16 digits, as in `/proc/<pid>/status`) of a list of capability names
+ * (`CAP_NET_ADMIN`, `net_admin`, or `CAP_<bit>` for a bit without a name).
+ *
+ * @throws RktError `testkit.probe-invalid` for a name that is neither
+ */
 export function capsToHex(names: readonly string[]): string {
   let mask = 0n;
   for (const name of names) {
     const upper = name.toUpperCase();
-    const full = upper.startsWith('CAP_') ? upper : `CAP_${upper}`;
-    const bit = CAPABILITIES.indexOf(full);
-    const n = bit >= 0 ? bit : Number(full.slice(4));
-    if (!Number.isInteger(n) || n < 0) throw userError('testkit.probe-invalid', `unknown capability ${name}`);
+    const n = capNumber(upper) ?? (/^CAP_\d+$/.test(upper) ? Number(upper.slice(4)) : undefined);
+    if (n === undefined || n > 63) throw userError('testkit.probe-invalid', `unknown capability ${name}`);
     mask |= 1n << BigInt(n);
   }
   return mask.toString(16).padStart(16, '0');
