@@ -9,7 +9,7 @@ bash scripts/setup.sh || { echo "setup failed"; echo "0 passed, 1 failed"; exit 
 
 export NX_DAEMON=false NX_NO_CLOUD=true
 log=$(mktemp /tmp/rktnetes-test.XXXXXX)
-npx ava --tap "$@" 2>&1 | tee "$log" | grep -vE '^(    |  ---|  \.\.\.)' 
+npx ava --tap "$@" 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
 pass=$(grep -E '^# pass ' "$log" | awk '{print $3}' | tail -1)
 fail=$(grep -E '^# fail ' "$log" | awk '{print $3}' | tail -1)
