@@ -10,6 +10,8 @@ import { USAGE, parseCli, runApi, runMetadata } from '../cli';
 
 const argv = process.argv.slice(2);
 const log = createLogger({ prefix: 'rkt-api-service', debug: argv.includes('--debug') || process.env.RKT_DEBUG === '1' });
+// `rkt-api-service cri ...`: the Kubernetes CRI server, with options of its own (never returns)
+if (argv[0] === 'cri') await (await import('../cri/main')).criMain(argv.slice(1), log);
 
 try {
   const cli = parseCli(argv, process.env);

@@ -1,0 +1,184 @@
+/**
+ * Fixtures of the CRI tests: Debian's `docker-registry` on 127.0.0.1 (optionally behind
+ * htpasswd) with busybox images pushed by skopeo from testkit OCI layouts, the bundled
+ * `rkt-api-service cri` on a temp socket over a temp data directory, and a runtime.v1 client
+ * made from the package's proto with grpc-js. Nothing leaves loopback; everything stops in
+ * teardown.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import * as grpc from '@grpc/grpc-js';
+import * as loader from '@grpc/proto-loader';
+import { buildOciLayout, runCommand, runCommandOk, tmpDir, type OciLayoutOptions } from '@rktnetes/testkit';
+import { BIN, ensureBuilt } from './helpers/server';
+
+const PKG = fileURLToPath(new URL('..', import.meta.url));
+export const PROTO = join(PKG, 'proto', 'cri', 'api.proto');
+export const RKT = fileURLToPath(new URL('../../stage0/dist/rkt.mjs', import.meta.url));
+export const STAGE1 = fileURLToPath(new URL('../../stage1-coreos/dist/stage1-coreos.aci', import.meta.url));
+
+interface Teardownable {
+  teardown(fn: () => unknown): void;
+}
+
+/** A free loopback TCP port. */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const port = (srv.address() as net.AddressInfo).port;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+    child.once('exit', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+    child.kill('SIGTERM');
+  });
+}
+
+async function waitPort(port: number, child: ChildProcess, log: () => string): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`docker-registry exited with ${child.exitCode}: ${log()}`);
+    const ok = await new Promise<boolean>((resolve) => {
+      const s = net.connect(port, '127.0.0.1', () => {
+        s.destroy();
+        resolve(true);
+      });
+      s.once('error', () => resolve(false));
+    });
+    if (ok) return;
+    if (Date.now() > deadline) throw new Error(`docker-registry on 127.0.0.1:${port} did not start: ${log()}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** A running registry: `127.0.0.1:PORT`. */
+export interface Registry {
+  host: string;
+  stop(): Promise<void>;
+}
+
+/** Starts `docker-registry serve` (plain http) on a free loopback port, with htpasswd when `creds` are given. */
+export async function startRegistry(t: Teardownable, creds?: { user: string; password: string }): Promise<Registry> {
+  const dir = await tmpDir('cri-registry', t);
+  const storage = join(dir, 'storage');
+  mkdirSync(storage);
+  const port = await freePort();
+  const lines = ['version: 0.1', 'log:', '  level: error', '  accesslog:', '    disabled: true', 'storage:', '  filesystem:', `    rootdirectory: ${storage}`, '  delete:', '    enabled: true', 'http:', `  addr: 127.0.0.1:${port}`];
+  if (creds) {
+    const r = await runCommandOk('htpasswd', ['-Bbn', creds.user, creds.password]);
+    writeFileSync(join(dir, 'htpasswd'), r.stdout);
+    lines.push('auth:', '  htpasswd:', '    realm: cri-test', `    path: ${join(dir, 'htpasswd')}`);
+  }
+  writeFileSync(join(dir, 'config.yml'), `${lines.join('\n')}\n`);
+  const child = spawn('docker-registry', ['serve', join(dir, 'config.yml')], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let log = '';
+  child.stderr?.on('data', (d: Buffer) => {
+    if (log.length < 8192) log += d.toString();
+  });
+  const stop = () => stopChild(child);
+  t.teardown(stop);
+  await waitPort(port, child, () => log);
+  return { host: `127.0.0.1:${port}`, stop };
+}
+
+/** Builds an OCI layout and pushes it with skopeo as `<registry>/<name>` for every name; returns the manifest digest skopeo wrote. */
+export async function pushImage(t: Teardownable, registry: Registry, names: string[], layout: OciLayoutOptions, creds?: { user: string; password: string }): Promise<void> {
+  const dir = await tmpDir('cri-oci', t);
+  await buildOciLayout(dir, { ...layout, ref: 'src' });
+  for (const name of names) {
+    const args = ['copy', '--dest-tls-verify=false', '--preserve-digests', '--retry-times', '2'];
+    if (creds) args.push('--dest-creds', `${creds.user}:${creds.password}`);
+    args.push(`oci:${dir}:src`, `docker://${registry.host}/${name}`);
+    const r = await runCommand('skopeo', args, { timeoutMs: 120_000 });
+    if (r.code !== 0) throw new Error(`skopeo ${args.join(' ')} failed: ${r.stderr}`);
+  }
+}
+
+/** A running CRI server child. */
+export interface CriServer {
+  socket: string;
+  dataDir: string;
+  configDir: string;
+  child: ChildProcess;
+  stderr(): string;
+  stop(): Promise<void>;
+}
+
+/** Whether the bundles the CRI tests need are built (rkt, stage1-coreos). */
+export const bundlesPresent = () => existsSync(RKT) && existsSync(STAGE1);
+
+/**
+ * Starts `rkt-api-service cri` over a fresh data dir and config dir (or those of `reuse`, a
+ * server stopped before); resolves once it printed `ready`.
+ */
+export async function startCri(t: Teardownable, extra: string[] = [], reuse?: CriServer): Promise<CriServer> {
+  ensureBuilt();
+  const work = reuse ? join(reuse.dataDir, '..') : await tmpDir('cri', t);
+  const dataDir = join(work, 'data');
+  const configDir = join(work, 'config');
+  mkdirSync(configDir, { recursive: true });
+  const socket = join(work, 'cri.sock');
+  const args = [BIN, 'cri', '--cri-socket', socket, '--dir', dataDir, '--rkt-path', RKT, '--local-config', configDir, '--system-config', configDir, '--user-config', configDir, '--insecure-options=http', ...extra];
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  let err = '';
+  await new Promise<void>((resolve, reject) => {
+    child.stderr!.on('data', (d: Buffer) => {
+      err += d.toString();
+      if (/rkt-api-service: ready$/m.test(err)) resolve();
+    });
+    child.once('exit', (code) => reject(new Error(`CRI server exited with ${code}: ${err}`)));
+  });
+  const stop = () => stopChild(child);
+  t.teardown(stop);
+  return { socket, dataDir, configDir, child, stderr: () => err, stop };
+}
+
+type Unary = (req: object, cb: (err: grpc.ServiceError | null, res: any) => void) => void;
+
+/** A runtime.v1 client: promise-returning calls on either service. */
+export interface CriClient {
+  runtime<T = any>(method: string, req?: object): Promise<T>;
+  image<T = any>(method: string, req?: object): Promise<T>;
+  raw: { runtime: grpc.Client & Record<string, any>; image: grpc.Client & Record<string, any> };
+  close(): void;
+}
+
+export function criClient(socket: string): CriClient {
+  const def = loader.loadSync(PROTO, { keepCase: true, longs: String, enums: String, defaults: true, oneofs: true });
+  const v1 = (grpc.loadPackageDefinition(def) as any).runtime.v1;
+  const runtime = new v1.RuntimeService(`unix:${socket}`, grpc.credentials.createInsecure());
+  const image = new v1.ImageService(`unix:${socket}`, grpc.credentials.createInsecure());
+  const call = (c: any, method: string, req: object) =>
+    new Promise<any>((resolve, reject) => (c[method] as Unary).call(c, req, (err, res) => (err ? reject(err) : resolve(res))));
+  return {
+    runtime: (m, r = {}) => call(runtime, m, r),
+    image: (m, r = {}) => call(image, m, r),
+    raw: { runtime, image },
+    close: () => {
+      runtime.close();
+      image.close();
+    },
+  };
+}
+
+/** The `rkt` CLI over the server's data and config directories (for gc and checks). */
+export function rktOf(cri: CriServer) {
+  return (...args: string[]) =>
+    runCommand(process.execPath, [RKT, '--dir', cri.dataDir, '--local-config', cri.configDir, '--system-config', cri.configDir, '--user-config', cri.configDir, ...args], { timeoutMs: 180_000 });
+}
+
+export { grpc };
