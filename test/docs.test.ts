@@ -14,7 +14,7 @@ const read = (p: string) => readFileSync(join(root, p), 'utf8');
  * Source directories not checked yet: work in progress whose codes are documented when it
  * lands (the CRI server).
  */
-const IN_PROGRESS = ['packages/api-service/src/cri/'];
+const IN_PROGRESS: string[] = [];
 
 /** Every `.ts` file below `dir` (relative to the repository root). */
 function tsFiles(dir: string): string[] {
