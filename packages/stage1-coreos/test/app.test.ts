@@ -193,6 +193,8 @@ test('the init spec lists pod keys, then one section per app', (t) => {
         oomScoreAdj: 500,
         env: [['GREETING', 'hello world']],
         argv: ['/bin/sh', '-c', 'echo "a b"'],
+        preStart: ['/bin/prep', 'x y'],
+        postStop: ['/bin/clean'],
       },
     ],
   };
@@ -231,6 +233,9 @@ test('the init spec lists pod keys, then one section per app', (t) => {
       'arg /bin/sh',
       'arg -c',
       'arg echo\\s"a\\sb"',
+      'pre-arg /bin/prep',
+      'pre-arg x\\sy',
+      'post-arg /bin/clean',
       'end',
       '',
     ].join('\n'),

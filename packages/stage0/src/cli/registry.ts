@@ -25,6 +25,7 @@ const modules: Array<() => Promise<{ default: CommandModule }>> = [
   () => import('../commands/export'),
   () => import('../commands/app'),
   () => import('../commands/attach'),
+  () => import('../commands/logs'),
   () => import('../commands/api-service'), () => import('../commands/metadata-service'),
 ];
 

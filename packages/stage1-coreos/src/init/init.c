@@ -6,8 +6,9 @@
  * pod's PID 1, writes <pod>/pid once the apps run, forwards signals and exits with PID 1's
  * status, holding the pod lock until then. PID 1 pivots into the stage1 root, mounts /proc and
  * /sys for each app, starts the apps (cgroup, mount namespace, pivot_root, capabilities, ids,
- * no_new_privs, seccomp, exec), reaps, writes /rkt/status/<app> and stops the pod when an app
- * fails or a stop signal comes.
+ * no_new_privs, seccomp, exec), tees their stdout and stderr to its own and to /rkt/log/<app>,
+ * runs their pre-start and post-stop event handlers, reaps, writes /rkt/status/<app> and stops
+ * the pod when an app fails or a stop signal comes.
  *
  * In a mutable pod (spec key `mutable 1`) PID 1 instead serves the control socket /rkt/ctl
  * (protocol: README.md, "Mutable pods"): apps are added, started, stopped and removed on
@@ -79,6 +80,8 @@ struct app {
 	uint64_t bounding, inheritable, ambient;
 	int nnp, has_oom, oom;
 	struct strv cgroups, masks, ros, env, args;
+	/* event handlers (immutable pods): argv of pre-start and post-stop */
+	struct strv pre, post;
 	int *cgfds;
 	pid_t pid; int done;
 	/* mutable pods */
@@ -206,6 +209,8 @@ static int parse(char *buf, struct app *one, char *err, size_t errlen) {
 		else if (!strcmp(key, "oom")) { a->has_oom = 1; a->oom = atoi(v); }
 		else if (!strcmp(key, "env")) push(&a->env, v);
 		else if (!strcmp(key, "arg")) push(&a->args, v);
+		else if (!strcmp(key, "pre-arg")) push(&a->pre, v);
+		else if (!strcmp(key, "post-arg")) push(&a->post, v);
 		else if (!strcmp(key, "stdin") || !strcmp(key, "stdout") || !strcmp(key, "stderr")) {
 			int m = io_mode(v), s = key[3] == 'i' ? 0 : key[3] == 'o' ? 1 : 2;
 			if (m < 0 || (s == 0 && m == IO_LOG)) { snprintf(err, errlen, "app %s: invalid %s mode %s", a->name, key, v); return -1; }
@@ -317,8 +322,9 @@ static void get_caps(uint64_t *eff, uint64_t *perm) {
 	*perm = d[0].permitted | (uint64_t)d[1].permitted << 32;
 }
 
-/* In the app's child: everything from cgroup to exec, in the order the kernel requires. */
-static void exec_app(struct app *a) {
+/* In the app's child: everything from cgroup to exec of `argv` (the app's, or an event
+ * handler's), in the order the kernel requires. */
+static void exec_app(struct app *a, char **argv) {
 	struct sock_filter *prog = NULL; struct stat st; int n = 0;
 	sigset_t none; sigemptyset(&none); sigprocmask(SIG_SETMASK, &none, NULL);
 	for (int i = 0; i < a->cgroups.n; i++) check(write(a->cgfds[i], "0", 1) != 1, "join cgroup %s", a->cgroups.v[i]);
@@ -357,8 +363,8 @@ static void exec_app(struct app *a) {
 		struct sock_fprog fp = { (unsigned short)n, prog };
 		check(syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &fp), "install seccomp filter");
 	}
-	execve(a->args.v[0], a->args.v, a->env.v ? a->env.v : (char *[]){ NULL });
-	die("app %s: exec %s", a->name, a->args.v[0]);
+	execve(argv[0], argv, a->env.v ? a->env.v : (char *[]){ NULL });
+	die("app %s: exec %s", a->name, argv[0]);
 }
 
 static void record_pid(struct app *a) {
@@ -367,78 +373,12 @@ static void record_pid(struct app *a) {
 	if (write_int_atomic(path, a->pid)) { if (!S.mutable) die("write %s", path); warnx("warning: write %s: %s", path, strerror(errno)); }
 }
 
-static void start_app(struct app *a) {
-	pid_t pid = fork();
-	check(pid < 0, "fork app %s", a->name);
-	if (pid == 0) exec_app(a);
-	a->pid = pid;
-	for (int i = 0; i < a->cgroups.n; i++) close(a->cgfds[i]);
-	record_pid(a);
-	dbg("app %s started, pid %d", a->name, pid);
-}
-
 static void stop_all(int sig) { dbg("sending signal %d to the pod", sig); kill(-1, sig); }
 
 static void write_status(struct app *a, int code) {
 	char path[4096];
 	snprintf(path, sizeof path, "/rkt/status/%s", a->name);
 	if (write_int_atomic(path, code)) { if (!S.mutable) die("write %s", path); warnx("warning: write %s: %s", path, strerror(errno)); }
-}
-
-/* PID 1 of an immutable pod: start every app, stop the pod when one fails, exit when all exited. */
-static void pod_init(int ready) {
-	sigset_t set; siginfo_t si; char err[512];
-	int running = 0, stopping = 0, status = 0; struct timespec deadline = { 0 }, now, wait;
-	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
-	if (S.lockfd >= 0) close(S.lockfd);
-	check(unshare(CLONE_NEWNS), "unshare mount namespace");
-	for (int i = 0; i < S.napps; i++) {
-		struct app *a = &S.apps[i];
-		a->cgfds = calloc(a->cgroups.n + 1, sizeof(int));
-		for (int j = 0; j < a->cgroups.n; j++) check((a->cgfds[j] = open(a->cgroups.v[j], O_WRONLY | O_CLOEXEC)) < 0, "open %s", a->cgroups.v[j]);
-	}
-	pivot(S.stage1);
-	for (int i = 0; i < S.napps; i++) if (mount_app_fs(&S.apps[i], err, sizeof err)) { errno = 0; die("%s", err); }
-	for (int i = 0; i < S.napps; i++) { start_app(&S.apps[i]); running++; }
-	supervisor_ready();
-	check(write(ready, "r", 1) != 1, "report readiness"); close(ready);
-	sigemptyset(&set);
-	for (int s = 1; s < NSIG; s++) if (s != SIGKILL && s != SIGSTOP && !(S.interactive && (s == SIGINT || s == SIGQUIT))) sigaddset(&set, s);
-	while (running > 0) {
-		int st; pid_t p;
-		while ((p = waitpid(-1, &st, WNOHANG)) > 0) {
-			for (int i = 0; i < S.napps; i++) {
-				struct app *a = &S.apps[i];
-				if (a->pid != p || a->done) continue;
-				int code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-				a->done = 1; running--;
-				write_status(a, code);
-				dbg("app %s exited with %d", a->name, code);
-				if (code != 0 && !status) status = code;
-				if (code != 0 && !stopping && running > 0) {
-					stopping = 1; stop_all(SIGTERM);
-					clock_gettime(CLOCK_MONOTONIC, &deadline); deadline.tv_sec += S.stop_timeout;
-				}
-			}
-		}
-		if (running == 0) break;
-		struct timespec *tp = NULL;
-		if (stopping) {
-			clock_gettime(CLOCK_MONOTONIC, &now);
-			long ms = (deadline.tv_sec - now.tv_sec) * 1000 + (deadline.tv_nsec - now.tv_nsec) / 1000000;
-			if (ms <= 0) { stop_all(SIGKILL); ms = 1000; }
-			wait.tv_sec = ms / 1000; wait.tv_nsec = ms % 1000 * 1000000; tp = &wait;
-		}
-		int sig = sigtimedwait(&set, &si, tp);
-		if (sig == SIGTERM || sig == SIGINT || sig == SIGHUP || sig == SIGQUIT) {
-			if (!stopping) { stopping = 1; clock_gettime(CLOCK_MONOTONIC, &deadline); deadline.tv_sec += S.stop_timeout; }
-			stop_all(SIGTERM);
-		} else if (sig == SIGUSR1 || sig == SIGUSR2) {
-			stop_all(sig);
-		}
-	}
-	dbg("all apps exited, pod status %d", status);
-	_exit(status);
 }
 
 /* ------------------------------------------------------------------------------------------
@@ -565,8 +505,10 @@ static int open_logs(struct app *a, char *err, size_t errlen) {
 }
 
 /* output of an app: to its log and to the clients attached to that stream */
+static void tee_out(int s, const char *p, size_t n);
 static void app_output(struct app *a, int s, const char *p, size_t n) {
 	log_data(a, s, p, n);
+	if (!S.mutable) { tee_out(s, p, n); return; }
 	int want = s ? E_STDERR : (E_STDOUT | E_TTYOUT);
 	for (int i = 0; i < nclients; i++) {
 		struct client *c = &clients[i];
@@ -672,7 +614,7 @@ static int start_mutable(struct app *a, char *err, size_t errlen) {
 			if (in >= 0) check(dup2(in, 0) < 0, "dup2");
 			for (int s = 0; s < 2; s++) if (out[s] >= 0) check(dup2(out[s], s + 1) < 0, "dup2");
 		}
-		exec_app(a);
+		exec_app(a, a->args.v);
 	}
 	close(ep[1]); ep[1] = -1;
 	close_fd(&in); close_fd(&out[0]); close_fd(&out[1]);
@@ -699,7 +641,7 @@ fail:
 }
 
 static void free_app(struct app *a) {
-	struct strv *lists[] = { &a->cgroups, &a->masks, &a->ros, &a->env, &a->args };
+	struct strv *lists[] = { &a->cgroups, &a->masks, &a->ros, &a->env, &a->args, &a->pre, &a->post };
 	for (unsigned i = 0; i < sizeof lists / sizeof *lists; i++) free(lists[i]->v);
 	free(a->cgfds); free(a->lb[0].b); free(a->lb[1].b); free(a->pend); free(a->spec);
 	memset(a, 0, sizeof *a);
@@ -911,6 +853,154 @@ static int running_apps(void) {
 	int n = 0;
 	for (int i = 0; i < S.napps; i++) n += S.apps[i].state == A_RUNNING;
 	return n;
+}
+
+/* ------------------------------------------------------------------------------------------
+ * Immutable pods: start every app, tee their output to the log and to rkt run's stdout/stderr.
+ */
+
+/* whether rkt run's stdout (0) and stderr (1) still take output (a closed reader stops the tee) */
+static int tee_ok[2] = { 1, 1 };
+/* app output to the init's own stdout/stderr, waiting while the reader is slow (no data lost) */
+static void tee_out(int s, const char *p, size_t n) {
+	int fd = s ? 2 : 1;
+	while (tee_ok[s] && n > 0) {
+		ssize_t w = write(fd, p, n);
+		if (w > 0) { p += w; n -= w; continue; }
+		if (w < 0 && errno == EINTR) continue;
+		if (w < 0 && errno == EAGAIN) { struct pollfd q = { fd, POLLOUT, 0 }; poll(&q, 1, -1); continue; }
+		tee_ok[s] = 0;
+	}
+}
+static void log_flush_stream(struct app *a, int s) {
+	if (a->lb[s].n) { log_line(a, s, a->lb[s].b, a->lb[s].n, 0); a->lb[s].n = 0; }
+}
+/* reads what an app's stream holds now; at its end, its last unterminated line is logged */
+static void drain_stream(struct app *a, int s) {
+	if (a->out_fd[s] >= 0 && !drain(a, &a->out_fd[s], s)) log_flush_stream(a, s);
+}
+
+static pid_t fork_exec(struct app *a, char **argv) {
+	pid_t p = fork();
+	check(p < 0, "fork app %s", a->name);
+	if (p == 0) exec_app(a, argv);
+	return p;
+}
+static int wait_status(pid_t p) {
+	int st;
+	while (waitpid(p, &st, 0) < 0) if (errno != EINTR) return FAIL;
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+/*
+ * The child of PID 1 for an app with event handlers: runs the pre-start handler, then (if it
+ * exited 0) the app, then the post-stop handler, each in the app's context (cgroup, root, ids,
+ * environment, capabilities, seccomp), and exits with the app's status, or the pre-start
+ * handler's when it failed. Its signals stay blocked: a pod stop reaches the app, not it.
+ */
+static void supervise_app(struct app *a) {
+	int code = 0;
+	if (a->pre.n && (code = wait_status(fork_exec(a, a->pre.v))))
+		fprintf(stderr, "stage1 init: app %s: pre-start handler failed with status %d\n", a->name, code);
+	if (!code) {
+		a->pid = fork_exec(a, a->args.v);
+		record_pid(a);
+		code = wait_status(a->pid);
+	}
+	int post = a->post.n ? wait_status(fork_exec(a, a->post.v)) : 0;
+	if (post) fprintf(stderr, "stage1 init: app %s: post-stop handler failed with status %d\n", a->name, post);
+	_exit(code);
+}
+
+/* forks an app; without --interactive its stdout and stderr are pipes the init reads */
+static void start_app(struct app *a) {
+	int out[2] = { -1, -1 }, p[2];
+	if (!S.interactive) for (int s = 0; s < 2; s++) {
+		check(pipe2(p, O_CLOEXEC), "pipe");
+		a->out_fd[s] = p[0]; out[s] = p[1]; set_nonblock(p[0]);
+	}
+	pid_t pid = fork();
+	check(pid < 0, "fork app %s", a->name);
+	if (pid == 0) {
+		for (int s = 0; s < 2; s++) if (out[s] >= 0) check(dup2(out[s], s + 1) < 0, "dup2");
+		if (a->pre.n || a->post.n) supervise_app(a);
+		exec_app(a, a->args.v);
+	}
+	for (int s = 0; s < 2; s++) close_fd(&out[s]);
+	a->pid = pid;
+	for (int i = 0; i < a->cgroups.n; i++) close(a->cgfds[i]);
+	/* with event handlers, the app's supervisor records the app's own pid */
+	if (!a->pre.n && !a->post.n) record_pid(a);
+	dbg("app %s started, pid %d", a->name, pid);
+}
+
+/* PID 1 of an immutable pod: start every app, stop the pod when one fails, exit when all exited. */
+static void pod_init(int ready) {
+	sigset_t set; char err[1024];
+	int running = 0, stopping = 0, status = 0; struct timespec deadline = { 0 };
+	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+	if (S.lockfd >= 0) close(S.lockfd);
+	check(unshare(CLONE_NEWNS), "unshare mount namespace");
+	for (int i = 0; i < S.napps; i++) {
+		struct app *a = &S.apps[i];
+		a->cgfds = calloc(a->cgroups.n + 1, sizeof(int));
+		for (int j = 0; j < a->cgroups.n; j++) check((a->cgfds[j] = open(a->cgroups.v[j], O_WRONLY | O_CLOEXEC)) < 0, "open %s", a->cgroups.v[j]);
+	}
+	pivot(S.stage1);
+	for (int i = 0; i < S.napps; i++) if (mount_app_fs(&S.apps[i], err, sizeof err)) { errno = 0; die("%s", err); }
+	if (!S.interactive) {
+		mkdir("/rkt/log", 0755);
+		for (int i = 0; i < S.napps; i++) if (open_logs(&S.apps[i], err, sizeof err)) { errno = 0; die("%s", err); }
+	}
+	sigemptyset(&set);
+	for (int s = 1; s < NSIG; s++) if (s != SIGKILL && s != SIGSTOP && !(S.interactive && (s == SIGINT || s == SIGQUIT))) sigaddset(&set, s);
+	int sfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+	check(sfd < 0, "signalfd");
+	for (int i = 0; i < S.napps; i++) { start_app(&S.apps[i]); running++; }
+	supervisor_ready();
+	check(write(ready, "r", 1) != 1, "report readiness"); close(ready);
+	struct pollfd pfd[1 + 2 * MAX_APPS]; int who[1 + 2 * MAX_APPS];
+	while (running > 0) {
+		int n = 0; long timeout = -1;
+		pfd[n++] = (struct pollfd){ sfd, POLLIN, 0 };
+		for (int i = 0; i < S.napps; i++)
+			for (int s = 0; s < 2; s++) if (S.apps[i].out_fd[s] >= 0) { pfd[n] = (struct pollfd){ S.apps[i].out_fd[s], POLLIN, 0 }; who[n++] = 2 * i + s; }
+		if (stopping) {
+			timeout = ms_until(&deadline);
+			if (timeout <= 0) { stop_all(SIGKILL); deadline_in(&deadline, 1); timeout = 1000; }
+		}
+		int r = poll(pfd, n, (int)timeout);
+		check(r < 0 && errno != EINTR, "poll");
+		for (int k = 1; r > 0 && k < n; k++) if (pfd[k].revents) drain_stream(&S.apps[who[k] / 2], who[k] % 2);
+		if (r > 0 && pfd[0].revents) {
+			struct signalfd_siginfo si;
+			while (read(sfd, &si, sizeof si) == sizeof si) {
+				int sig = si.ssi_signo;
+				if (sig == SIGTERM || sig == SIGINT || sig == SIGHUP || sig == SIGQUIT) {
+					if (!stopping) { stopping = 1; deadline_in(&deadline, S.stop_timeout); }
+					stop_all(SIGTERM);
+				} else if (sig == SIGUSR1 || sig == SIGUSR2) stop_all(sig);
+			}
+		}
+		int st; pid_t p;
+		while ((p = waitpid(-1, &st, WNOHANG)) > 0) {
+			for (int i = 0; i < S.napps; i++) {
+				struct app *a = &S.apps[i];
+				if (a->pid != p || a->done) continue;
+				int code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+				a->done = 1; running--;
+				/* what it wrote before exiting is in the pipes: log it before the status appears */
+				for (int s = 0; s < 2; s++) drain_stream(a, s);
+				write_status(a, code);
+				dbg("app %s exited with %d", a->name, code);
+				if (code != 0 && !status) status = code;
+				if (code != 0 && !stopping && running > 0) { stopping = 1; stop_all(SIGTERM); deadline_in(&deadline, S.stop_timeout); }
+			}
+		}
+	}
+	/* output still buffered by processes the apps left behind, then the last partial lines */
+	for (int i = 0; i < S.napps; i++) for (int s = 0; s < 2; s++) { drain_stream(&S.apps[i], s); log_flush_stream(&S.apps[i], s); }
+	dbg("all apps exited, pod status %d", status);
+	_exit(status);
 }
 
 /* PID 1 of a mutable pod: serve the control socket until stopped. */

@@ -45,6 +45,10 @@ export interface PreparedApp {
   workDir: string;
   /** argv; argv[0] is the program's path inside the app */
   argv: string[];
+  /** the image's `pre-start` event handler: argv, argv[0] resolved like the program's */
+  preStart?: string[];
+  /** the image's `post-stop` event handler */
+  postStop?: string[];
   env: EnvEntry[];
   caps: AppCapabilities;
   /** undefined: no seccomp filter */
@@ -100,6 +104,20 @@ export function prepareApp(pod: string, ra: RuntimeApp, manifest: PodManifest, o
   const cpu = last(isolators, 'resource/cpu');
   const shares = last(isolators, 'os/linux/cpu-shares');
   const oom = last(isolators, 'os/linux/oom-score-adj') as OomScoreAdjIsolator | undefined;
+  // an event handler whose program is not found fails when it runs, as the app's status
+  const handler = (name: 'pre-start' | 'post-stop'): string[] | undefined => {
+    const exec = app.eventHandlers?.find((h) => h.name === name)?.exec;
+    if (!exec?.length) return undefined;
+    let bin = exec[0]!;
+    try {
+      bin = resolveExec(root, ra.name, exec, workDir, app.environment);
+    } catch {
+      // kept as given: exec fails in the app's context
+    }
+    return [bin, ...exec.slice(1)];
+  };
+  const preStart = handler('pre-start');
+  const postStop = handler('post-stop');
   const resources: AppResources = {};
   if (memory?.limit !== undefined) resources.memoryLimit = memory.limit;
   if (cpu?.limit !== undefined) resources.cpuLimitMilli = cpu.limit;
@@ -112,6 +130,8 @@ export function prepareApp(pod: string, ra: RuntimeApp, manifest: PodManifest, o
     identity,
     workDir,
     argv: [program, ...(app.exec ?? []).slice(1)],
+    ...(preStart ? { preStart } : {}),
+    ...(postStop ? { postStop } : {}),
     env: composeEnvironment(ra.name, app.environment, opts.metadataUrl),
     caps,
     ...(seccomp ? { seccomp } : {}),

@@ -128,6 +128,8 @@ export function initApp(a: PreparedApp, plan: CgroupPlan, args: RunArgs): InitSp
     ...(a.oomScoreAdj !== undefined ? { oomScoreAdj: a.oomScoreAdj } : {}),
     env: a.env,
     argv: a.argv,
+    ...(a.preStart ? { preStart: a.preStart } : {}),
+    ...(a.postStop ? { postStop: a.postStop } : {}),
   };
 }
 

@@ -39,6 +39,7 @@
  * | `oom` | app: oom_score_adj |
  * | `env` | app: `NAME=value`, repeated |
  * | `arg` | app: argv entries in order, repeated; the first is the program's path |
+ * | `pre-arg`, `post-arg` | app, immutable pods: argv of the `pre-start` / `post-stop` event handler, as `arg` |
  * | `stdin`, `stdout`, `stderr` | app, mutable pods: `null`, `log` (not stdin), `stream` or `tty` (all three or none) |
  * | `stdin-once` | app, mutable pods: `1` closes stdin when the first attach session that wrote it ends |
  * | `extlog` | app, mutable pods: a second log file, a path in the stage1 root |
@@ -80,6 +81,10 @@ export interface InitApp {
   env: EnvEntry[];
   /** argv; argv[0] is the program's path inside the app */
   argv: string[];
+  /** immutable pods: the pre-start event handler's argv, run before the app in its context */
+  preStart?: string[];
+  /** immutable pods: the post-stop event handler's argv, run after the app exited */
+  postStop?: string[];
   /** mutable pods: stdin, stdout, stderr modes (default null, log, log) */
   stdio?: [StdioMode, StdioMode, StdioMode];
   /** mutable pods: close stdin when the first attach session that wrote it ends */
@@ -140,6 +145,8 @@ function putApp(put: Put, a: InitApp): void {
   if (a.oomScoreAdj !== undefined) put('oom', a.oomScoreAdj);
   for (const [n, v] of a.env) put('env', `${n}=${v}`);
   for (const arg of a.argv) put('arg', arg);
+  for (const arg of a.preStart ?? []) put('pre-arg', arg);
+  for (const arg of a.postStop ?? []) put('post-arg', arg);
   if (a.stdio) {
     put('stdin', a.stdio[0]);
     put('stdout', a.stdio[1]);
