@@ -21,7 +21,8 @@ const SLEEPER = { exec: ['/bin/sleep', '1000'], app: { ports: [{ name: 'http', p
 it('gc after SIGKILL of the pod processes removes networks, forwarded ports and the namespace', async (t) => {
   const s = await sandbox(t);
   const pod = await s.startPod(await s.image('sleeper', SLEEPER), ['--port=http:8090']);
-  t.true((await s.rules()).some((r) => r.includes('RKT-PFWD')));
+  // run adds the forwarding rules just after it records the addresses: wait for them
+  await waitFor('the port forwarding rules', async () => ((await s.rules()).some((r) => r.includes('RKT-PFWD')) ? true : undefined));
   t.is((await s.veths()).length, 1);
   // the run process became the init's parent; PID 1 and the app die with it (parent-death signal)
   pod.child.kill('SIGKILL');
