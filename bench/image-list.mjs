@@ -6,17 +6,19 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { register } from 'tsx/esm/api';
-import { timeCommand, fmt, ratio, table } from './lib.mjs';
+import { loadavg } from 'node:os';
+import { snapshotRkt, timeCase, fmt, ratio, table } from './lib.mjs';
 
 const count = Number(process.argv[2] ?? 1000);
 const runs = Number(process.argv[3] ?? 20);
-const rkt = new URL('../packages/stage0/dist/rkt.mjs', import.meta.url).pathname;
+
 
 register();
 const { openStore } = await import('@rktnetes/store');
 const { buildAci } = await import('@rktnetes/testkit');
 
 const dir = mkdtempSync(join(tmpdir(), 'rkt-bench-image-list-'));
+const rkt = snapshotRkt(dir);
 try {
   const t0 = process.hrtime.bigint();
   const store = openStore(dir);
@@ -47,10 +49,16 @@ try {
     [`rkt image list --format=json (${count} images)`, rkt, ['--dir', dir, 'image', 'list', '--format=json']],
     [`rkt image list --full --sort=name,size (${count} images)`, rkt, ['--dir', dir, 'image', 'list', '--full', '--sort=name,size']],
   ];
-  const results = cases.map(([name, cmd, args]) => [name, timeCommand(cmd, args, { runs })]);
+  const results = cases.map(([name, cmd, args]) => [name, timeCase(cmd, args, { runs })]);
   const base = results[0][1].median;
-  console.log(`seeded ${count} images through the store API in ${(seedMs / 1000).toFixed(1)} s; runs per case: ${runs}; ratio = median / median of \`node -e 0\`\n`);
-  console.log(table(results.map(([name, r]) => [name, fmt(r.median), fmt(r.p90), ratio(r.median, base)]), ['command', 'median', 'p90', 'vs node -e 0']));
+  console.log(`seeded ${count} images through the store API in ${(seedMs / 1000).toFixed(1)} s; runs per case: ${runs}; ratio = median / median of \`node -e 0\`; load average ${loadavg().map((l) => l.toFixed(1)).join(' ')}; ${process.env.NODE_EXTRA_CA_CERTS ? 'with' : 'without'} NODE_EXTRA_CA_CERTS\n`);
+  const budget = (name) => (name.startsWith('rkt image list') ? (r) => `${r.median <= 200 && !r.failures ? 'yes' : '**NO**'} (≤ 200 ms)` : () => '');
+  console.log(
+    table(
+      results.map(([name, r]) => [name, fmt(r.median), fmt(r.p90), fmt(r.cpu), ratio(r.median, base), budget(name)(r) + (r.failures ? ` ${r.failures} failed: ${r.lastError}` : '')]),
+      ['command', 'median', 'p90', 'CPU per run (user+sys)', 'vs node -e 0', 'budget met (median)'],
+    ),
+  );
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }

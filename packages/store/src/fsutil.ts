@@ -1,7 +1,7 @@
 /**
  * Small file-system helpers with the durability the store relies on.
  */
-import { closeSync, constants, fsyncSync, mkdirSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { chmodSync, closeSync, constants, fsyncSync, mkdirSync, openSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
 import { execFile } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -39,6 +39,15 @@ export function writeFileAtomic(path: string, data: string | Uint8Array, mode = 
 /** mkdir -p */
 export function mkdirp(dir: string, mode = 0o755): void {
   mkdirSync(dir, { recursive: true, mode });
+}
+
+/**
+ * mkdir -p of a directory only its owner may enter (0700), tightening it if it exists with more:
+ * what images put there (setuid programs) must not be reachable by other users of the host.
+ */
+export function privateDir(dir: string): void {
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  if ((statSync(dir).mode & 0o077) !== 0) chmodSync(dir, 0o700);
 }
 
 /** rm -rf, never following symlinks. */

@@ -33,12 +33,12 @@ import { join } from 'node:path';
 import { systemError, userError, isRktError } from '@rktnetes/errors';
 import { flock, mknod, type ImageDependency, type ImageManifest } from './deps';
 import { entryFromHeader, invalid, TreeModel, type Entry } from './entries';
-import { fsyncDir, isENOENT, mkdirp, removeTree, syncFilesystem, tempName, writeAll, writeFileAtomic } from './fsutil';
+import { fsyncDir, isENOENT, mkdirp, privateDir, removeTree, syncFilesystem, tempName, writeAll, writeFileAtomic } from './fsutil';
 import { isTreeStoreID, keyFromHex, treeStoreIDFor } from './keys';
 import { FileLock, lockFd, withLock } from './lock';
 import { manifestOf, resolveByName, resolveKey } from './resolve';
 import { scanTar } from './tarscan';
-import { hashTree } from './treehash';
+import { hashTree, TREE_METADATA } from './treehash';
 import { assertWritable, type StoreContext } from './context';
 import { hashLayeredTree, treeLayerIDs } from './oci/tree-layers';
 
@@ -330,7 +330,7 @@ export async function buildTree(
         removeTreeDir(ctx, treePath);
       }
       mkdirp(layout.tmp, 0o700);
-      mkdirp(layout.trees);
+      privateDir(layout.trees);
       const tmp = join(layout.tmp, tempName('render'));
       mkdirSync(tmp, 0o755);
       const dfd = openSync(tmp, constants.O_RDONLY | constants.O_DIRECTORY);
@@ -340,13 +340,15 @@ export async function buildTree(
         const { hash, size } = await fill(tmp);
         writeFileAtomic(join(tmp, 'hash'), hash);
         writeFileAtomic(join(tmp, 'image'), key);
+        writeFileAtomic(join(tmp, TREE_SIZE_FILE), String(size));
         await syncFilesystem(tmp);
         renameSync(tmp, treePath);
         moved = true;
         fsyncDir(layout.trees);
         const now = Date.now();
+        const total = imageTreesSize(ctx, key);
         ctx.rows.write('record render', () => {
-          ctx.rows.setTreeStoreSize(key, size);
+          ctx.rows.setTreeStoreSize(key, total);
           ctx.rows.touch(key, now);
         });
         return { treeStoreID: id, path: treePath, rootfs: join(treePath, 'rootfs'), hash, rendered: true };
@@ -367,6 +369,64 @@ function readHash(treePath: string): string | undefined {
     if (isENOENT(e)) return undefined;
     throw e;
   }
+}
+
+/**
+ * A tree's `size` file: the bytes its render counted (its files, each inode once; for a layered
+ * tree, its layers). An image's `tree_store_size` is the sum over all its trees, since an image
+ * has several when it was rendered again with other dependencies, or flattened as well as
+ * layered (bench/scale-disk.mjs found only the last one counted).
+ */
+export const TREE_SIZE_FILE = 'size';
+
+/**
+ * The bytes of a tree: its `size` file, or for a tree rendered before those existed the files
+ * hashTree would count (everything but the metadata, each inode once).
+ */
+export function treeBytes(treePath: string): number {
+  try {
+    const n = Number(readFileSync(join(treePath, TREE_SIZE_FILE), 'utf8').trim());
+    if (Number.isSafeInteger(n) && n >= 0) return n;
+  } catch (e) {
+    if (!isENOENT(e)) throw e;
+  }
+  const inodes = new Set<string>();
+  let size = 0;
+  const walk = (dir: string, top: boolean): void => {
+    let names: string[];
+    try {
+      names = readdirSync(dir);
+    } catch (e) {
+      if (isENOENT(e)) return;
+      throw e;
+    }
+    for (const name of names) {
+      if (top && TREE_METADATA.has(name)) continue;
+      const st = lstatSync(join(dir, name));
+      if (st.isDirectory()) walk(join(dir, name), false);
+      else if (st.isFile() && !inodes.has(`${st.dev}:${st.ino}`)) {
+        inodes.add(`${st.dev}:${st.ino}`);
+        size += st.size;
+      }
+    }
+  };
+  walk(treePath, true);
+  return size;
+}
+
+/** The bytes of every tree of image `key` present in the store. */
+export function imageTreesSize(ctx: StoreContext, key: string): number {
+  let total = 0;
+  for (const id of listTreeIDs(ctx)) {
+    const treePath = ctx.layout.tree(id);
+    try {
+      if (treeImage(treePath) === key) total += treeBytes(treePath);
+    } catch (e) {
+      // a tree being removed meanwhile
+      if (!isENOENT(e)) throw e;
+    }
+  }
+  return total;
 }
 
 /** The image key a tree was rendered for, if recorded. */
@@ -444,8 +504,10 @@ export async function removeTreeByID(ctx: StoreContext, id: string, opts: { tryO
     const treePath = ctx.layout.tree(id);
     if (!existsSync(treePath)) return false;
     const key = treeImage(treePath);
+    const bytes = treeBytes(treePath);
     removeTreeDir(ctx, treePath);
-    if (key && ctx.rows.image(key)) ctx.rows.setTreeStoreSize(key, 0);
+    const row = key ? ctx.rows.image(key) : undefined;
+    if (key && row) ctx.rows.setTreeStoreSize(key, Math.max(0, row.tree_store_size - bytes));
     return true;
   } finally {
     lock.release();

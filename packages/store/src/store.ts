@@ -11,7 +11,7 @@ import { openDatabase, type Database } from './db';
 import type { ImageManifest } from './deps';
 import { entryFromHeader, normalizeName } from './entries';
 import { fsck, type FsckOptions, type FsckReport } from './fsck';
-import { fsyncDir, isENOENT, mkdirp } from './fsutil';
+import { fsyncDir, isENOENT, mkdirp, privateDir } from './fsutil';
 import { gc, type GcOptions, type GcResult } from './gc';
 import { importImage, type ImportOptions } from './import';
 import { keyFromHex } from './keys';
@@ -59,7 +59,9 @@ export function openStore(dataDir: string, opts: OpenStoreOptions = {}): Store {
   const readOnly = opts.readOnly ?? false;
   if (!readOnly) {
     try {
-      for (const d of [layout.cas, layout.dbDir, layout.blobRoot, layout.trees, layout.imageLocks, layout.treeLocks, layout.layers, layout.layerLocks]) mkdirp(d);
+      for (const d of [layout.cas, layout.dbDir, layout.blobRoot, layout.imageLocks, layout.treeLocks, layout.layerLocks]) mkdirp(d);
+      // rendered trees and extracted layers keep the images' setuid files (rkt: cas/tree is 2700)
+      for (const d of [layout.trees, layout.layers]) privateDir(d);
       mkdirp(layout.tmp, 0o700);
     } catch (e) {
       throw systemError('store.io', `cannot create the image store in ${layout.cas}`, { cause: e });

@@ -7,8 +7,8 @@ import { closeSync, constants, lstatSync, openSync, readSync, readdirSync, readl
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 
-/** Top-level names of a tree dir that are metadata, not content. */
-export const TREE_METADATA = new Set(['hash', 'image']);
+/** Top-level names of a tree dir that are metadata, not content (`size`: see render.ts). */
+export const TREE_METADATA = new Set(['hash', 'image', 'size']);
 
 export interface TreeHash {
   /** `sha512-` + 128 hex */

@@ -1,5 +1,6 @@
 import { createRequire } from 'node:module';
-import { constants as fsConstants, openSync, readdirSync, readFileSync } from 'node:fs';
+import { constants as fsConstants, openSync, readdirSync, readFileSync, writeSync } from 'node:fs';
+import { basename } from 'node:path';
 import type * as KoffiModule from 'koffi';
 import {
   CLOSE_RANGE_CLOEXEC,
@@ -205,7 +206,25 @@ function cloexecFrom3(): void {
   }
 }
 
+/**
+ * With `RKT_TRACE=1` in the environment, the lines a Node stage prints on stderr just before it
+ * replaces itself (bench/run-latency.mjs reads them): how long Node took to start, and how long
+ * the process lived, in ms since it started, plus the wall clock and the program exec'd:
+ * `trace: <script>.node-ready <ms>` and `trace: <script>.exec <ms> <epoch ms> <path>`.
+ */
+function traceExec(path: string): void {
+  if (process.env['RKT_TRACE'] !== '1') return;
+  const script = basename(process.argv[1] ?? 'node');
+  const now = performance.now();
+  try {
+    writeSync(2, `trace: ${script}.node-ready ${performance.nodeTiming.bootstrapComplete.toFixed(1)}\ntrace: ${script}.exec ${now.toFixed(1)} ${(performance.timeOrigin + now).toFixed(1)} ${path}\n`);
+  } catch {
+    // stderr closed: tracing is best effort
+  }
+}
+
 function execve(path: string, argv: readonly string[], env: ExecEnv, opts: ExecveOptions = {}): never {
+  traceExec(path);
   const c = loadLibc();
   const keep = [...new Set(opts.keepFds ?? [])].filter((fd) => fd > 2).sort((a, b) => a - b);
   const envp = envList(env);

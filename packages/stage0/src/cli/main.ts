@@ -1,6 +1,6 @@
 import { exitCodeFor, isRktError, usageError } from '@rktnetes/errors';
 import { createLogger } from '@rktnetes/log';
-import { buildParser } from './parser';
+import { runFastCommand } from './fast-path';
 
 /** Runs rkt with `args`; returns the exit status. */
 export async function main(args: string[]): Promise<number> {
@@ -8,6 +8,9 @@ export async function main(args: string[]): Promise<number> {
   const log = createLogger({ prefix: 'rkt', debug });
   if (args[0] === 'help') args = [...args.slice(1), '--help'];
   try {
+    if (await runFastCommand(args)) return typeof process.exitCode === 'number' ? process.exitCode : 0;
+    // yargs is loaded only when needed: the fast path above skips it
+    const { buildParser } = await import('./parser');
     const parser = await buildParser(args);
     if (args.length === 0) {
       process.stdout.write((await parser.getHelp()) + '\n');

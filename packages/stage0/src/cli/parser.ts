@@ -1,5 +1,6 @@
 import yargs from 'yargs';
 import type { Argv } from 'yargs';
+import { usageError } from '@rktnetes/errors';
 import { globalFlags } from './globals';
 import { commandModules } from './registry';
 
@@ -16,10 +17,24 @@ export async function buildParser(args: string[]): Promise<Argv> {
     .alias('help', 'h')
     .version(false)
     .wrap(Math.min(110, process.stdout.columns || 100))
-    .fail(false) as unknown as Argv;
+    // usage mistakes come as a message, several lines for some ("Invalid values:\n  Argument: ..."),
+    // and rkt prints one line: join them; errors thrown by commands come as err and pass through
+    .fail((msg: string | undefined, err: Error | undefined) => {
+      if (err) throw err;
+      throw usageError('cli.usage', oneLineMessage(msg ?? 'invalid command line'));
+    }) as unknown as Argv;
   for (const mod of await commandModules()) y = y.command(mod);
   y = y.command({ command: 'help [command..]', describe: 'Show help for rkt or a command', handler: () => undefined });
   return y;
+}
+
+/** A yargs message on one line: `Invalid values:\n  Argument: x` -> `Invalid values: Argument: x`. */
+export function oneLineMessage(message: string): string {
+  return message
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean)
+    .reduce((acc, l) => (acc === '' ? l : acc.endsWith(':') ? `${acc} ${l}` : `${acc}; ${l}`), '');
 }
 
 /** The bash completion script for rkt. */

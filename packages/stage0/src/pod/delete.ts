@@ -2,7 +2,8 @@
  * Deleting a pod (rkt's deletePod, shared by `rkt gc` and `rkt rm`). For a pod that ran: make
  * sure its stage1 is mounted, run the stage1 gc entrypoint (it releases what stage1 set up
  * outside the pod directory), unmount everything left under the pod directory, then remove the
- * stage1 root and finally the directory. The caller holds the pod's exclusive lock.
+ * stage1 root and finally the directory. A pod whose stage1 gc fails is unmounted but kept, for
+ * the next gc to retry. The caller holds the pod's exclusive lock.
  */
 import * as fs from 'node:fs';
 import * as fsp from 'node:fs/promises';
@@ -35,8 +36,15 @@ async function remountStage1(ctx: Context, sys: Sys, p: PodStatus, s1id: string)
   return true;
 }
 
-/** Runs the stage1 gc entrypoint of a pod that ran; failures are reported, not thrown. */
-async function stage1Gc(ctx: Context, sys: Sys, p: PodStatus): Promise<void> {
+/**
+ * Runs the stage1 gc entrypoint of a pod that ran. Returns false when the entrypoint ran and
+ * failed (or was killed): what it releases outside the pod directory (network namespace,
+ * address leases, iptables rules, cgroups) is found through that directory, so the pod must
+ * stay for a later gc rather than be deleted and its resources leaked. When no entrypoint can
+ * run at all (stage1 gone from the store), nothing ever could: the pod may go (rkt's behaviour).
+ */
+async function stage1Gc(ctx: Context, sys: Sys, p: PodStatus): Promise<boolean> {
+  let status: number;
   try {
     if (await usesOverlay(p.path)) {
       const id = await stage1TreeStoreId(p.path);
@@ -46,11 +54,13 @@ async function stage1Gc(ctx: Context, sys: Sys, p: PodStatus): Promise<void> {
     const args = buildGcArgs({ uuid: p.uuid, debug: ctx.debug, localConfig: ctx.localConfig }, s1.interfaceVersion, {
       onOmit: (o) => ctx.log.debug(`not passing --${o.flag} to stage1 gc: needs interface version ${o.since}`),
     });
-    const status = await runEntrypoint(s1, 'gc', args, { stdout: 'ignore' });
-    if (status !== 0) ctx.log.warn(`problem performing stage1 GC on ${quote(p.uuid)}: gc entrypoint exited with status ${status}`);
+    status = await runEntrypoint(s1, 'gc', args, { stdout: 'ignore' });
   } catch (e) {
     ctx.log.warn(`skipping stage1 GC on ${quote(p.uuid)}: ${oneLine(e)}`);
+    return true;
   }
+  if (status !== 0) ctx.log.warn(`problem performing stage1 GC on ${quote(p.uuid)}: gc entrypoint exited with status ${status}; keeping the pod for a later gc`);
+  return status === 0;
 }
 
 /**
@@ -59,13 +69,14 @@ async function stage1Gc(ctx: Context, sys: Sys, p: PodStatus): Promise<void> {
  */
 export async function deletePod(ctx: Context, sys: Sys, p: PodStatus): Promise<boolean> {
   const ran = p.state === 'exited garbage' || p.state === 'exited deleting' || p.state === 'exited';
-  if (ran) await stage1Gc(ctx, sys, p);
+  const released = ran ? await stage1Gc(ctx, sys, p) : true;
   try {
     unmountTree(p.path, sys);
   } catch (e) {
     ctx.log.error(e, `GC of leftover mounts for pod ${quote(p.uuid)} failed`);
     return false;
   }
+  if (!released) return false;
   // never recurse into a mount: a host volume could be below
   if (mountsUnder(p.path, readMountInfo()).length > 0) {
     ctx.log.warn(`pod ${quote(p.uuid)} still has mounts; not removing it`);

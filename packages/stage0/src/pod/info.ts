@@ -192,7 +192,9 @@ function imageNameOf(text: string, file: string): string {
 }
 
 function appImageName(path: string, app: string): string {
-  for (const file of [appInfoManifestPath(path, app), appImageManifestPath(path, app)]) {
+  // the stage1 copy of the manifest is only looked at (its path only built) when appsinfo has none
+  for (const fileOf of [appInfoManifestPath, appImageManifestPath]) {
+    const file = fileOf(path, app);
     let text: string | undefined;
     try {
       text = readFileTolerantSync(file);
@@ -222,23 +224,27 @@ export async function describePod(p: PodStatus): Promise<PodDescription> {
   } catch (e) {
     note(e);
   }
-  try {
-    const text = readFileTolerantSync(netInfoPath(p.path));
-    d.networks = text === undefined ? [] : parseNetInfo(text, netInfoPath(p.path));
-  } catch (e) {
-    note(e);
-  }
-  try {
-    const pid = readIntFileSync(podPidPath(p.path)) ?? readIntFileSync(podPpidPath(p.path));
-    if (pid !== undefined) d.pid = pid;
-  } catch (e) {
-    if (!isRktError(e)) note(e);
+  // what stage1 run writes (networks, pid, app statuses) exists only in pods that ran
+  const ran = isRunning(p.state) || isAfterRun(p.state);
+  if (ran) {
+    try {
+      const text = readFileTolerantSync(netInfoPath(p.path));
+      d.networks = text === undefined ? [] : parseNetInfo(text, netInfoPath(p.path));
+    } catch (e) {
+      note(e);
+    }
+    try {
+      const pid = readIntFileSync(podPidPath(p.path)) ?? readIntFileSync(podPpidPath(p.path));
+      if (pid !== undefined) d.pid = pid;
+    } catch (e) {
+      if (!isRktError(e)) note(e);
+    }
   }
   if (d.manifest) {
     d.mutable = getAnnotation(d.manifest.annotations, ANNOTATION_POD_MUTABLE) === 'true';
     let root: string | undefined;
     try {
-      root = await readableStage1Root(p.path);
+      if (ran) root = await readableStage1Root(p.path);
     } catch (e) {
       note(e);
     }

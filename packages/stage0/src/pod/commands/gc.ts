@@ -2,8 +2,8 @@
  * `rkt gc [--grace-period=30m] [--expire-prepared=24h] [--mark-only]`: the passes of
  * docs/pod-lifecycle.md. Exited pods are marked (moved to `exited-garbage`, which starts the
  * grace period), aborted prepares and expired prepared pods moved to `garbage`; then marked
- * pods older than the grace period and all garbage are deleted. Pods another process is
- * working on are skipped.
+ * pods older than the grace period and all garbage are deleted, and so are stale embryos.
+ * Pods another process is working on are skipped.
  *
  * Pods are marked and deleted several at a time ({@link GC_CONCURRENCY}, see ../concurrency.ts).
  */
@@ -80,6 +80,40 @@ async function sweep(ctx: Context, dir: PodDirState, ready: (p: PodStatus) => Pr
   });
 }
 
+/**
+ * How old an unlocked embryo must be to count as left over. Its creator renames it to `prepare`
+ * a few milliseconds after creating it; only a creator that died in between leaves one.
+ */
+export const EMBRYO_STALE_MS = 10_000;
+
+/**
+ * Removes embryos left by a creator killed between creating and renaming them: unlocked, older
+ * than {@link EMBRYO_STALE_MS}, and empty (stage0 writes nothing into an embryo), so nothing but
+ * the directory itself can ever be lost. rkt leaves them forever.
+ */
+async function sweepEmbryos(ctx: Context): Promise<void> {
+  const sys = podSys();
+  for (const loc of await listPods(ctx.dataDir, ['embryo'])) {
+    let age: number;
+    try {
+      age = Date.now() - (await fsp.lstat(loc.path)).ctimeMs;
+    } catch {
+      continue; // renamed or removed meanwhile
+    }
+    if (age < EMBRYO_STALE_MS) continue;
+    const lock = tryLockPod(loc.path, sys);
+    if (!lock) continue;
+    try {
+      await fsp.rmdir(loc.path);
+      process.stderr.write(`removed stale embryo pod ${quote(loc.uuid)}\n`);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') ctx.log.warn(`cannot remove embryo pod ${quote(loc.uuid)}: ${oneLine(e)}`);
+    } finally {
+      lock.close();
+    }
+  }
+}
+
 /** Runs the gc passes. */
 export async function gcCommand(ctx: Context, o: GcOptions): Promise<void> {
   await mark(ctx, 'run', 'exited', 'exited-garbage', (p) => `moving pod ${quote(p.uuid)} to garbage`);
@@ -98,4 +132,5 @@ export async function gcCommand(ctx: Context, o: GcOptions): Promise<void> {
     return false;
   });
   await sweep(ctx, 'garbage', async (p) => p.state === 'garbage');
+  await sweepEmbryos(ctx);
 }
