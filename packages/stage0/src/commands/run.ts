@@ -52,7 +52,7 @@ export const START_OPTIONS: Record<string, Options> = {
   'hosts-entry': s("entries to add to the pod-wide /etc/hosts (IP=HOSTNAME); 'host' for the host's"),
   hostname: s('pod hostname (default rkt-$PODUUID)'),
   ipc: s('IPC namespace: auto, private or parent'),
-  'mds-register': b('register pod with metadata service (not supported)'),
+  'mds-register': b('register pod with metadata service (socket: $RKT_METADATA_SOCKET or /run/rkt/metadata-svc.sock)'),
 };
 
 const cmd: CommandModule = rawCommand({

@@ -15,6 +15,7 @@ import { mountsUnder, readMountInfo, unmountTree, type Sys } from '@rktnetes/sys
 import type { Context } from '../cli/context';
 import { readPodStage1, runEntrypoint } from '../stage1/entrypoints';
 import { quote } from './format';
+import { unregisterPod } from './mds';
 import { readableStage1Root, stage1TreeStoreId, usesOverlay, type PodStatus } from './info';
 import { mountImageOverlay } from './overlay';
 import { treeLowerDirs } from './trees';
@@ -82,6 +83,8 @@ export async function deletePod(ctx: Context, sys: Sys, p: PodStatus): Promise<b
     ctx.log.warn(`pod ${quote(p.uuid)} still has mounts; not removing it`);
     return false;
   }
+  const mds = await unregisterPod(p.path, p.uuid);
+  if (mds) ctx.log.debug(`unregistering pod ${quote(p.uuid)} from the metadata service: ${mds}`);
   try {
     // the stage1 root first: if that fails, the manifest stays for a later retry
     await fsp.rm(await readableStage1Root(p.path), { recursive: true, force: true });

@@ -42,6 +42,8 @@ export interface StartSpec {
   dns: DnsOptions;
   /** start a mutable pod (`rkt app sandbox`): no apps needed, stage1 gets `--mutable` */
   mutable?: boolean;
+  /** the pod's metadata service token (`--mds-register`), passed as `--mds-token` */
+  mdsToken?: string;
 }
 
 function readId(path: string, what: string): string {
@@ -117,6 +119,7 @@ export async function startPod(ctx: Context, spec: StartSpec, sys: Sys): Promise
   if (spec.flags.hostname) options.hostname = spec.flags.hostname;
   if (spec.mutable) options.mutable = true;
   if (spec.flags.ipc) options.ipc = spec.flags.ipc;
+  if (spec.mdsToken) options.mdsToken = spec.mdsToken;
   const args = buildRunArgs(options, s1.interfaceVersion, {
     onOmit: (o) => ctx.log.warn(`--${o.flag} option is not supported by stage1`),
   });

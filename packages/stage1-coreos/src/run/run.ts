@@ -67,6 +67,12 @@ export const INIT_SPEC_PATH = 'rkt/init.spec';
 export const STAGE1_STATE_DIRS = ['rkt/status', 'rkt/env', 'rkt/seccomp', 'rkt/pids', 'etc'] as const;
 /** Port of rkt's metadata service (`AC_METADATA_URL`). */
 export const METADATA_SERVICE_PORT = 18112;
+
+/** The metadata service's port for apps: `RKT_METADATA_PORT` (passed on by stage0) or the default. */
+export function metadataServicePort(env: NodeJS.ProcessEnv): number {
+  const port = Number(env['RKT_METADATA_PORT']);
+  return Number.isInteger(port) && port > 0 && port < 65536 ? port : METADATA_SERVICE_PORT;
+}
 /** Seconds the init waits between SIGTERM and SIGKILL when the pod stops. */
 export const STOP_TIMEOUT_SECONDS = 10;
 
@@ -150,7 +156,7 @@ export function runPod(argv: readonly string[], ctx: RunContext): never {
   if (args.interactive && manifest.apps.length > 1) throw userError('stage1.interactive.multiple-apps', '--interactive needs a pod with exactly one app');
   const s1 = stage1RootfsPath(pod);
   const hostname = args.hostname ?? `rkt-${args.uuid}`;
-  const metadataUrl = args.mdsToken ? `http://127.0.0.1:${METADATA_SERVICE_PORT}/${args.mdsToken}` : undefined;
+  const metadataUrl = args.mdsToken ? `http://127.0.0.1:${metadataServicePort(ctx.env)}/${args.mdsToken}` : undefined;
   const apps = manifest.apps.map((ra) =>
     prepareApp(pod, ra, manifest, {
       disableCapabilitiesRestriction: args.disableCapabilitiesRestriction,

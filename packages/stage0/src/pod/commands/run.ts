@@ -15,6 +15,7 @@ import { emptyRunFlags, parseDnsOptions, parsePodArgs, runFlagSpecs, type PodArg
 import { commandParser, contextOf } from '../cli';
 import { podStatus, readPodManifest } from '../info';
 import { lockPod, podSys } from '../lock';
+import { mdsRegisteredPath, registerPod, unregisterPod } from '../mds';
 import { checkImageOsArch, checkPorts, generatePodManifest, type ResolvedApp } from '../manifest';
 import { overlayUnsupportedReason } from '../overlay';
 import { preparePod, type PreparedPod } from '../prepare';
@@ -42,7 +43,6 @@ function checkPodArgs(o: PodArgs, command: 'run' | 'prepare'): void {
     if (o.ports.length && o.net && netIsHost(o.net)) throw usageError('cli.conflict', "--port flag does not work with 'host' networking");
     if (o.interactive && o.apps.length > 1) throw usageError('cli.conflict', 'interactive option only supports one image');
   }
-  if (o.mdsRegister) throw userError('cli.unsupported', '--mds-register: the metadata service is not supported');
 }
 
 /** Reads a `--pod-manifest` file and checks its apps against the store (rkt's validatePodManifest). */
@@ -141,13 +141,18 @@ export async function runCommand(args: string[], base: GlobalOptions): Promise<v
   const p = await prepareFromArgs(ctx, o, 'run');
   trace('prepared');
   let path: string;
+  let mdsToken: string | undefined;
   try {
+    if (o.mdsRegister) mdsToken = await registerPod(p.path, p.uuid);
     path = await renamePod(ctx.dataDir, p.uuid, 'prepare', 'run', 'preparing');
   } catch (e) {
+    // nothing of a pod that never ran stays behind
+    if (mdsToken !== undefined) await unregisterPod(p.path, p.uuid);
+    await fs.promises.rm(p.path, { recursive: true, force: true }).catch(() => undefined);
     p.lock.close();
     throw e;
   }
-  await startPod(ctx, { uuid: p.uuid, path, lock: p.lock, flags: o, dns }, sys);
+  await startPod(ctx, { uuid: p.uuid, path, lock: p.lock, flags: o, dns, ...(mdsToken !== undefined ? { mdsToken } : {}) }, sys);
 }
 
 /** `rkt prepare`: prepare a pod, move it to `prepared` and print its uuid. */
@@ -171,7 +176,6 @@ export async function runPreparedCommand(args: string[], base: GlobalOptions): P
   if (positionals.length !== 1) throw usageError('cli.usage', 'run-prepared: expected exactly one pod UUID');
   const ctx = contextOf(globals);
   const dns = parseDnsOptions(flags);
-  if (flags.mdsRegister) throw userError('cli.unsupported', '--mds-register: the metadata service is not supported');
   const sys = podSys();
   const loc = await resolvePodUUID(ctx.dataDir, positionals[0]!);
   const status = await podStatus(ctx.dataDir, loc, sys);
@@ -180,13 +184,19 @@ export async function runPreparedCommand(args: string[], base: GlobalOptions): P
   if (flags.interactive && manifest.apps.length > 1) throw userError('pod.interactive', 'interactive option only supports pods with one app');
   const lock = lockPod(status.path, status.uuid, sys);
   let path: string;
+  let mdsToken: string | undefined;
   try {
+    if (flags.mdsRegister) mdsToken = await registerPod(status.path, status.uuid);
     path = await renamePod(ctx.dataDir, status.uuid, 'prepared', 'run', 'prepared');
   } catch (e) {
+    if (mdsToken !== undefined) {
+      await unregisterPod(status.path, status.uuid);
+      await fs.promises.rm(mdsRegisteredPath(status.path), { force: true }).catch(() => undefined);
+    }
     lock.close();
     if (isRktError(e) && e.code === 'pod.gone') throw userError('pod.gone', `cannot transition pod ${status.uuid} to run: it is no longer prepared`, { cause: e });
     throw e;
   }
-  await startPod(ctx, { uuid: status.uuid, path, lock, flags, dns }, sys);
+  await startPod(ctx, { uuid: status.uuid, path, lock, flags, dns, ...(mdsToken !== undefined ? { mdsToken } : {}) }, sys);
 }
 

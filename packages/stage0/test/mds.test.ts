@@ -1,0 +1,233 @@
+/**
+ * `rkt run --mds-register` against the real metadata service (packages/api-service) and the real
+ * stage1-coreos: the pod registers over the registration socket, its app reads its own pod
+ * annotation through `AC_METADATA_URL`, gc unregisters it. Failing to reach the service is a
+ * one-line error that leaves no pod. The registration client is checked without privileges
+ * against a fake service.
+ */
+import test, { type ExecutionContext } from 'ava';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { closeSync, existsSync, openSync, readdirSync, statSync } from 'node:fs';
+import { mkdir, readdir, writeFile } from 'node:fs/promises';
+import { createServer, request, type IncomingMessage } from 'node:http';
+import { createServer as createNetServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { hasCode } from '@rktnetes/errors';
+import { openStore } from '@rktnetes/store';
+import { realSys, unmountTree } from '@rktnetes/sys';
+import { busyboxImage, hasBusybox, isRoot, leakCheck, removeTree, runCommand, testIf, tmpDir } from '@rktnetes/testkit';
+import { MDS_REGISTERED_FILE, metadataSocketPath, registerPod, unregisterPod } from '../src/pod/mds';
+
+const RKT = fileURLToPath(new URL('../dist/rkt.mjs', import.meta.url));
+const MDS = fileURLToPath(new URL('../../api-service/dist/rkt-api-service.mjs', import.meta.url));
+const COREOS_PKG = fileURLToPath(new URL('../../stage1-coreos/', import.meta.url));
+const COREOS = join(COREOS_PKG, 'dist', 'stage1-coreos.aci');
+const UUID = '6e3b0bde-7f7c-4c43-8a38-2d1f3c0e2a11';
+
+// ------------------------------------------------------------------------------ client, unprivileged
+
+interface Seen {
+  method: string;
+  url: string;
+  body: string;
+}
+
+/** A fake registration socket answering `status(req)` and recording requests. */
+async function fakeService(t: ExecutionContext, status: (r: Seen) => number): Promise<{ socket: string; seen: Seen[] }> {
+  const dir = await tmpDir('mds-fake');
+  const socket = join(dir, 'mds.sock');
+  const seen: Seen[] = [];
+  const server = createServer((req: IncomingMessage, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const r = { method: req.method ?? '', url: req.url ?? '', body: Buffer.concat(chunks).toString('utf8') };
+      seen.push(r);
+      res.writeHead(status(r));
+      res.end('no such thing');
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(socket, resolve));
+  t.teardown(async () => {
+    await new Promise((resolve) => server.close(resolve));
+    await removeTree(dir);
+  });
+  return { socket, seen };
+}
+
+/** A pod directory with a manifest of two apps and their image manifests. */
+async function fakePod(): Promise<string> {
+  const pod = await tmpDir('mds-pod');
+  const app = (name: string) => ({ name, image: { id: `sha512-${'a'.repeat(64)}` }, app: { exec: ['/bin/true'], user: '0', group: '0' } });
+  await writeFile(join(pod, 'pod'), JSON.stringify({ acVersion: '0.8.11', acKind: 'PodManifest', apps: [app('one'), app('two')] }));
+  for (const name of ['one', 'two']) {
+    await mkdir(join(pod, 'appsinfo', name), { recursive: true });
+    await writeFile(join(pod, 'appsinfo', name, 'manifest'), JSON.stringify({ acKind: 'ImageManifest', acVersion: '0.8.11', name: `example.com/${name}` }));
+  }
+  return pod;
+}
+
+test('the socket is RKT_METADATA_SOCKET or rkt\'s default', (t) => {
+  t.is(metadataSocketPath({}), '/run/rkt/metadata-svc.sock');
+  t.is(metadataSocketPath({ RKT_METADATA_SOCKET: '/tmp/x.sock' }), '/tmp/x.sock');
+});
+
+test('registering sends the pod then each app, writes the marker; unregistering only with the marker', async (t) => {
+  const svc = await fakeService(t, () => 200);
+  const pod = await fakePod();
+  t.teardown(() => removeTree(pod));
+  t.is(await unregisterPod(pod, UUID, svc.socket), undefined);
+  t.is(svc.seen.length, 0, 'no marker, no request');
+  const token = await registerPod(pod, UUID, svc.socket);
+  t.regex(token, /^[0-9a-f]{32}$/);
+  t.deepEqual(
+    svc.seen.map((r) => `${r.method} ${r.url}`),
+    [`PUT /pods/${UUID}?token=${token}`, `PUT /pods/${UUID}/one`, `PUT /pods/${UUID}/two`],
+  );
+  t.true(svc.seen[0]!.body.includes('"PodManifest"'));
+  t.true(svc.seen[2]!.body.includes('example.com/two'));
+  t.true(existsSync(join(pod, MDS_REGISTERED_FILE)));
+  t.is(await unregisterPod(pod, UUID, svc.socket), undefined);
+  t.is(`${svc.seen.at(-1)!.method} ${svc.seen.at(-1)!.url}`, `DELETE /pods/${UUID}`);
+});
+
+test('a refused app undoes the registration; an absent service is mds.unreachable', async (t) => {
+  const svc = await fakeService(t, (r) => (r.url.endsWith('/two') ? 400 : 200));
+  const pod = await fakePod();
+  t.teardown(() => removeTree(pod));
+  const e = await t.throwsAsync(registerPod(pod, UUID, svc.socket));
+  t.true(hasCode(e, 'mds.register'), String(e));
+  t.regex(e!.message, /refused PUT \/pods\/.*\/two: 400 no such thing/);
+  t.is(`${svc.seen.at(-1)!.method} ${svc.seen.at(-1)!.url}`, `DELETE /pods/${UUID}`);
+  t.false(existsSync(join(pod, MDS_REGISTERED_FILE)));
+  const gone = await t.throwsAsync(registerPod(pod, UUID, join(pod, 'nothing.sock')));
+  t.true(hasCode(gone, 'mds.unreachable'), String(gone));
+  t.false(gone!.message.includes('token='));
+});
+
+// ------------------------------------------------------------------------------ end to end, privileged
+
+const ptest = testIf(test, isRoot() && hasBusybox() && existsSync(COREOS_PKG) && existsSync(MDS), 'needs root, busybox, stage1-coreos and the built api-service');
+
+function newest(dir: string): number {
+  let n = 0;
+  for (const e of readdirSync(dir, { withFileTypes: true })) n = Math.max(n, e.isDirectory() ? newest(join(dir, e.name)) : statSync(join(dir, e.name)).mtimeMs);
+  return n;
+}
+
+/** Builds the coreos stage1 image when it is missing or older than its sources (as the other stage1-coreos users do, under the same lock). */
+function ensureCoreos(): void {
+  const lock = openSync(join(tmpdir(), 'rktnetes-stage1-coreos-build.lock'), 'a');
+  try {
+    realSys().flock(lock, 'ex');
+    const built = existsSync(COREOS) ? statSync(COREOS).mtimeMs : 0;
+    if (built < Math.max(newest(join(COREOS_PKG, 'src')), newest(join(COREOS_PKG, 'scripts')))) {
+      const r = spawnSync(process.execPath, ['../../tools/build.mjs'], { cwd: COREOS_PKG, encoding: 'utf8' });
+      if (r.status !== 0) throw new Error(`building stage1-coreos failed: ${r.stderr}${r.stdout}`);
+    }
+  } finally {
+    closeSync(lock);
+  }
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createNetServer();
+    s.on('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/** A GET on the public face; resolves with the status. */
+function getStatus(url: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    request(url, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode ?? 0));
+    })
+      .on('error', reject)
+      .end();
+  });
+}
+
+/** The app: one hand-written HTTP GET of a pod annotation with busybox nc (its wget is not usable here). */
+const READ_ANNOTATION = [
+  'echo "url=$AC_METADATA_URL"',
+  'u=${AC_METADATA_URL#http://}; hp=${u%%/*}; tok=${u#*/}',
+  'printf "GET /%s/acMetadata/v1/pod/annotations/mds-note HTTP/1.0\\r\\nHost: %s\\r\\n\\r\\n" "$tok" "$hp" | nc -w 5 "${hp%:*}" "${hp##*:}"',
+].join('\n');
+
+ptest('--mds-register: the app reads its pod annotation from the service; gc unregisters; no service, no pod', async (t) => {
+  ensureCoreos();
+  const dir = await tmpDir('mds-e2e');
+  const data = join(dir, 'data');
+  const cfg = join(dir, 'cfg');
+  await mkdir(data, { recursive: true });
+  await mkdir(cfg, { recursive: true });
+  const socket = join(dir, 'mds.sock');
+  const port = await freePort();
+  const env = { ...process.env, RKT_METADATA_SOCKET: socket, RKT_METADATA_PORT: String(port) };
+  const globals = ['--dir', data, '--local-config', cfg, '--system-config', cfg, '--user-config', cfg];
+  const rkt = (args: string[], extra: NodeJS.ProcessEnv = {}) => runCommand(process.execPath, [RKT, ...globals, ...args], { env: { ...env, ...extra }, timeoutMs: 90_000 });
+  let svc: ChildProcess | undefined;
+  t.teardown(async () => {
+    svc?.kill('SIGTERM');
+    await rkt(['gc', '--grace-period=0s']).catch(() => undefined);
+    try {
+      unmountTree(dir, realSys());
+    } catch {
+      // removeTree reports it
+    }
+    await removeTree(dir);
+  });
+  const check = await leakCheck({ cgroupRoots: ['/sys/fs/cgroup'], netns: false, veth: false, iptables: false });
+
+  const aci = join(dir, 'mds-probe.aci');
+  await writeFile(aci, await busyboxImage({ name: 'example.com/mds-probe', exec: ['/bin/sh', '-c', READ_ANNOTATION] }));
+  const store = openStore(data);
+  try {
+    await store.importImage(aci);
+  } finally {
+    store.close();
+  }
+  const runFlags = ['run', '--insecure-options=image', `--stage1-path=${COREOS}`, '--net=host', '--mds-register', '--annotation=mds-note=hello-from-mds', 'example.com/mds-probe'];
+
+  // no service: one line, 254, nothing left
+  const refused = await rkt(runFlags);
+  t.is(refused.code, 254, refused.stderr);
+  t.is(refused.stderr.trim().split('\n').length, 1, refused.stderr);
+  t.regex(refused.stderr, /cannot reach the metadata service/);
+  for (const state of await readdir(join(data, 'pods')).catch(() => [] as string[])) t.deepEqual(await readdir(join(data, 'pods', state)), [], `pods/${state}`);
+
+  let log = '';
+  svc = spawn(process.execPath, [MDS, 'metadata', `--listen=127.0.0.1:${port}`, `--registration-socket=${socket}`], { stdio: ['ignore', 'pipe', 'pipe'] });
+  svc.stdout!.on('data', (d: Buffer) => (log += d.toString()));
+  svc.stderr!.on('data', (d: Buffer) => (log += d.toString()));
+  for (let i = 0; !existsSync(socket); i++) {
+    if (i > 100 || svc.exitCode !== null) throw new Error(`metadata service did not start: ${log}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+
+  const r = await rkt(runFlags);
+  t.is(r.code, 0, `${r.stderr}\n${r.stdout}\n${log}`);
+  t.true(r.stdout.includes('hello-from-mds'), r.stdout);
+  const url = /url=(http:\/\/127\.0\.0\.1:\d+\/[0-9a-f]{32})/.exec(r.stdout)?.[1];
+  t.truthy(url, r.stdout);
+  t.true(url!.includes(`:${port}/`));
+  const list = await rkt(['list', '--no-legend', '--full']);
+  const uuid = list.stdout.split(/\s+/)[0]!;
+  const pods = await readdir(join(data, 'pods', 'exited-garbage')).catch(() => [] as string[]);
+  const podDir = pods.includes(uuid) ? join(data, 'pods', 'exited-garbage', uuid) : join(data, 'pods', 'run', uuid);
+  t.true(existsSync(join(podDir, MDS_REGISTERED_FILE)), podDir);
+  t.is(await getStatus(`${url}/acMetadata/v1/pod/uuid`), 200, 'registered while the pod exists');
+
+  const gc = await rkt(['gc', '--grace-period=0s']);
+  t.is(gc.code, 0, gc.stderr);
+  t.is(await getStatus(`${url}/acMetadata/v1/pod/uuid`), 401, 'gc unregistered the pod');
+  t.deepEqual((await check()).filter((l) => l.includes(uuid) || l.includes(dir)), []);
+});
