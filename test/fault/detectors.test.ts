@@ -35,7 +35,10 @@ ptest.serial('the leak check sees a running pod and nothing after gc', async (t)
     } catch {
       return undefined;
     }
-    return parseStatus((await env.rkt(['status', u])).stdout).state === 'running' ? u : undefined;
+    // running = the lock is held, which stage0 takes before the stage1 creates the cgroups:
+    // wait for the pid the init writes once the apps have started
+    const st = parseStatus((await env.rkt(['status', u])).stdout);
+    return st.state === 'running' && st.pid ? u : undefined;
   });
   leaks.own(uuid);
   const seen = await leaks.compare(env.pgids);
