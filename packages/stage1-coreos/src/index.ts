@@ -3,7 +3,7 @@
  * `stage1-coreos.mjs` inside `dist/stage1-coreos.aci`; this module exports its building blocks
  * for tests and tools (the spec format, the seccomp compiler, the cgroup plan).
  */
-export { runPod, MASKED_PATHS, READONLY_PATHS, INIT_PATH, INIT_SPEC_PATH, STOP_TIMEOUT_SECONDS, METADATA_SERVICE_PORT, type RunContext } from './run/run';
+export { runPod, MASKED_PATHS, READONLY_PATHS, INIT_PATH, INIT_SPEC_PATH, STOP_TIMEOUT_SECONDS, METADATA_SERVICE_PORT, METADATA_URL_PATH, metadataServicePort, metadataHost, metadataUrlFor, setMetadataUrl, type RunContext } from './run/run';
 export { prepareApp, type PreparedApp, type AppOptions } from './run/app';
 export { appCapabilities, capMask, type AppCapabilities } from './run/caps';
 export {
@@ -52,5 +52,5 @@ export { DEFAULT_WHITELIST, DEFAULT_BLACKLIST, ALWAYS_ALLOWED, SYSCALL_GROUPS } 
 export { SYSCALLS_X86_64 } from './seccomp/syscalls-x86_64';
 export { gcPod, type GcContext } from './entrypoints/gc';
 export { stopPod, belongsToPod, type StopContext } from './entrypoints/stop';
-export { enterPod, appHostPid, nsenterArgv, processCredentials, ENV_ENTER_AS_APP, type EnterContext } from './entrypoints/enter';
+export { enterPod, appHostPid, nsenterArgv, initExecArgv, ENV_ENTER_AS_APP, type EnterContext } from './entrypoints/enter';
 export { ENTRYPOINTS, runEntrypoint, type EntrypointName, type EntrypointContext } from './entrypoints/dispatch';

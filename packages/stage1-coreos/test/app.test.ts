@@ -12,10 +12,13 @@ import {
   composeEnvironment,
   escapeSpecValue,
   formatInitSpec,
+  metadataUrlFor,
   networkMode,
+  podMetadataUrl,
   resolveExec,
   resolveIdentity,
   resolveInRoot,
+  setMetadataUrl,
   unescapeSpecValue,
   type InitSpec,
 } from '@rktnetes/stage1-coreos';
@@ -89,6 +92,33 @@ test('environment: defaults first, then the app variables with AC_APP_NAME', (t)
 
 const caps = (name: string, set: string[]) => parseIsolator({ name, value: { set } });
 const nums = (names: readonly string[]) => names.map((n) => capNumber(n)!).sort((a, b) => a - b);
+
+test('AC_METADATA_URL: loopback on the host network, the gateway of a pod network, none without one', (t) => {
+  t.is(metadataUrlFor({ mode: 'host' }, 18112, 'tok'), 'http://127.0.0.1:18112/tok');
+  t.is(metadataUrlFor({ mode: 'join', path: '/run/netns/x', hostIP: '172.16.28.1' }, 2375, 'tok'), 'http://172.16.28.1:2375/tok');
+  t.is(metadataUrlFor({ mode: 'join', path: '/run/netns/x' }, 18112, 'tok'), undefined);
+  t.is(metadataUrlFor({ mode: 'none' }, 18112, 'tok'), undefined);
+  const env = composeEnvironment('web', [{ name: 'AC_METADATA_URL', value: 'mine' }, { name: 'X', value: '1' }]);
+  setMetadataUrl(env, 'http://172.16.28.1:18112/tok');
+  t.deepEqual(env.slice(-3), [['AC_METADATA_URL', 'http://172.16.28.1:18112/tok'], ['X', '1'], ['AC_APP_NAME', 'web']]);
+  const plain = composeEnvironment('web', []);
+  setMetadataUrl(plain, 'u');
+  t.deepEqual(plain, composeEnvironment('web', [], 'u'));
+});
+
+test('app/add takes the URL run recorded, else loopback only with host networking', (t) => {
+  const s1 = mkdtempSync(join(tmpdir(), 'rktnetes-s1mds-'));
+  t.teardown(() => rmSync(s1, { recursive: true, force: true }));
+  const env = { RKT_METADATA_PORT: '4242' };
+  t.is(podMetadataUrl(s1, { net: [{ name: 'host', args: '' }], mdsToken: 'tok' }, env), 'http://127.0.0.1:4242/tok');
+  t.is(podMetadataUrl(s1, { net: [{ name: 'default', args: '' }], mdsToken: 'tok' }, env), undefined);
+  t.is(podMetadataUrl(s1, { net: [{ name: 'host', args: '' }] }, env), undefined);
+  mkdirSync(join(s1, 'rkt'));
+  writeFileSync(join(s1, 'rkt/metadata-url'), 'http://172.16.28.1:4242/tok');
+  t.is(podMetadataUrl(s1, { net: [{ name: 'default', args: '' }], mdsToken: 'tok' }, env), 'http://172.16.28.1:4242/tok');
+  writeFileSync(join(s1, 'rkt/metadata-url'), '');
+  t.is(podMetadataUrl(s1, { net: [{ name: 'none', args: '' }], mdsToken: 'tok' }, env), undefined);
+});
 
 test('capabilities: default set, retain set, remove set, disabled restriction', (t) => {
   const def = appCapabilities([], 0, false);

@@ -1,8 +1,10 @@
 /**
  * `rkt app exec [--app=NAME] UUID [--] CMD [ARGS...]`: runs a command in an app of a running
- * pod, in its namespaces and root, with its environment, uid, gid and cgroups (the stage1
- * enter entrypoint with `RKTNETES_ENTER_AS_APP=1`; rkt's stage1s run it as root). This process
- * becomes enter, so the exit status is the command's; stdio is passed through untouched.
+ * pod, through the stage1 enter entrypoint (with `RKTNETES_ENTER_AS_APP=1`); stage1-coreos runs
+ * it exactly as the app runs: namespaces, root, cgroups, working directory, environment,
+ * capabilities, groups, uid, gid, no_new_privs and seccomp filter (rkt's stage1s run it as
+ * root). This process becomes enter, so the exit status is the command's; stdio is passed
+ * through untouched.
  */
 import { isRktError, userError, usageError } from '@rktnetes/errors';
 import { buildEnterArgs } from '@rktnetes/stage1-abi';

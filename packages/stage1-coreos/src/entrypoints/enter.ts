@@ -1,20 +1,20 @@
 /**
- * The enter entrypoint: runs a command inside the pod, in an app's namespaces and root (with
- * `--appname`) or in the stage1's, through util-linux nsenter (which forks into the pod's pid
- * namespace and exits with the command's status).
+ * The enter entrypoint: runs a command inside the pod. With `--appname` (`rkt enter`, `rkt app
+ * exec`) the pod's static init (`init exec`) runs it as the app runs — namespaces, root,
+ * cgroups, working directory, environment, capabilities, groups, ids, no_new_privs, seccomp;
+ * without it, util-linux nsenter runs it as root in the stage1 environment of PID 1. Both fork
+ * into the pod's pid namespace and exit with the command's status.
  */
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { DEFAULT_PATH, parseEnvFile, relAppEnvPath } from '@rktnetes/common';
+import { existsSync, readFileSync } from 'node:fs';
+import { DEFAULT_PATH } from '@rktnetes/common';
 import { userError } from '@rktnetes/errors';
 import { parseEnterArgs } from '@rktnetes/stage1-abi';
-import { errnoOf, type Sys } from '@rktnetes/sys';
-import { readRuntimeConfig } from '../run/runtime-config';
+import type { Sys } from '@rktnetes/sys';
+import { INIT_PATH } from '../run/run';
 
 /**
- * rktnetes extension (environment of enter): `1` or `true` runs the command with the app's uid
- * and gid, in the app's cgroups and working directory, as `rkt app exec` does; rkt's stage1s
- * ignore it and run the command as root in `/`.
+ * rktnetes extension (environment of enter) that stage0's `rkt app exec` sets. Accepted for
+ * compatibility and ignored: with `--appname` the command always runs as the app does.
  */
 export const ENV_ENTER_AS_APP = 'RKTNETES_ENTER_AS_APP';
 
@@ -25,7 +25,7 @@ export interface EnterContext {
   debug: (message: string) => void;
   /** where /proc is (tests) */
   procRoot?: string;
-  /** the pod directory (stage0 runs enter in it); needed for {@link ENV_ENTER_AS_APP} */
+  /** the pod directory (unused: enter finds everything through the pod's PID 1) */
   pod?: string;
 }
 
@@ -73,53 +73,31 @@ export function nsenterArgv(target: number, command: readonly string[], proc = '
   return ['nsenter', `--target=${target}`, '--mount', '--uts', '--ipc', '--net', '--pid', '--cgroup', `--root=${proc}/${target}/root`, `--wd=${proc}/${target}/root`, '--', ...command];
 }
 
-/** The real uid and gid of process `pid`. */
-export function processCredentials(pid: number, proc = '/proc'): { uid: number; gid: number } {
-  const status = readTolerant(`${proc}/${pid}/status`) ?? '';
-  const uid = /^Uid:\s*(\d+)/m.exec(status)?.[1];
-  const gid = /^Gid:\s*(\d+)/m.exec(status)?.[1];
-  if (uid === undefined || gid === undefined) throw userError('stage1.enter.no-app', `cannot read the credentials of process ${pid}`, { details: { pid } });
-  return { uid: Number(uid), gid: Number(gid) };
-}
-
-/** Moves this process into app `app`'s cgroups (below the pod cgroups in `runtime-config`). */
-function joinAppCgroups(pod: string, app: string, debug: (m: string) => void): void {
-  for (const dir of readRuntimeConfig(pod)?.cgroups ?? []) {
-    const procs = join(dir, app, 'cgroup.procs');
-    try {
-      writeFileSync(procs, String(process.pid));
-    } catch (e) {
-      debug(`enter: cannot join ${procs}: ${errnoOf(e) ?? (e as Error).message}`);
-    }
-  }
+/**
+ * The argv of the static init's exec mode running `command` as app `app` runs: in the
+ * namespaces and root of its process `appPid`, its cgroups, working directory and environment,
+ * with its capability sets, groups, uid, gid, no_new_privs and seccomp filter (read from the
+ * app's spec through the root of the pod's PID 1, `podPid`).
+ */
+export function initExecArgv(podPid: number, appPid: number, app: string, command: readonly string[]): string[] {
+  return ['init', 'exec', String(podPid), String(appPid), app, '--', ...command];
 }
 
 /**
- * enter: execs nsenter into the app (or, without `--appname`, the stage1 environment of PID 1)
- * with the app's environment file (`/rkt/env/<app>` in the stage1 root) as environment. Never
- * returns.
+ * enter: with `--appname`, execs the pod's init (`/proc/<pid>/root/init exec`, see
+ * {@link initExecArgv}) so that the command runs exactly as the app does; without it, execs
+ * nsenter into the stage1 environment of PID 1 as root. Never returns.
  */
 export function enterPod(argv: readonly string[], ctx: EnterContext): never {
   const args = parseEnterArgs(argv);
   const proc = ctx.procRoot ?? '/proc';
-  let target = args.pid;
-  let env: Record<string, string> = { PATH: DEFAULT_PATH };
   if (args.appName !== undefined) {
-    target = appHostPid(args.pid, args.appName, proc);
-    const text = readTolerant(`${proc}/${args.pid}/root${relAppEnvPath(args.appName)}`);
-    if (text !== undefined) env = Object.fromEntries(parseEnvFile(text, `environment of app ${args.appName}`));
+    const target = appHostPid(args.pid, args.appName, proc);
+    const initArgv = initExecArgv(args.pid, target, args.appName, args.command);
+    ctx.debug(`enter: ${initArgv.join(' ')}`);
+    return ctx.sys.execve(`${proc}/${args.pid}/root/${INIT_PATH}`, initArgv, { PATH: DEFAULT_PATH });
   }
-  let nsArgv = nsenterArgv(target, args.command, proc);
-  const asApp = ctx.env[ENV_ENTER_AS_APP];
-  if (args.appName !== undefined && (asApp === '1' || asApp === 'true')) {
-    const { uid, gid } = processCredentials(target, proc);
-    if (ctx.pod) joinAppCgroups(ctx.pod, args.appName, ctx.debug);
-    const dashes = nsArgv.indexOf('--');
-    // the app's working directory rather than its root
-    const wd = nsArgv.findIndex((a) => a.startsWith('--wd='));
-    if (wd >= 0 && wd < dashes) nsArgv[wd] = `--wd=${proc}/${target}/cwd`;
-    nsArgv = [...nsArgv.slice(0, dashes), `--setuid=${uid}`, `--setgid=${gid}`, ...nsArgv.slice(dashes)];
-  }
+  const nsArgv = nsenterArgv(args.pid, args.command, proc);
   ctx.debug(`enter: ${nsArgv.join(' ')}`);
-  return ctx.sys.execve(nsenterPath(ctx.env), nsArgv, env);
+  return ctx.sys.execve(nsenterPath(ctx.env), nsArgv, { PATH: DEFAULT_PATH });
 }

@@ -18,6 +18,14 @@
  * `init graft <pid> <source> <target> ...` is a helper for app/add: it clones each mount tree at
  * <source> (as seen by the caller) and attaches the clone at <target> inside the mount namespace
  * of process <pid>, the pod's PID 1.
+ *
+ * `init exec <pod-pid> <app-pid> <app> -- <command>...` (the enter entrypoint) runs a command as
+ * app <app> runs: it reads the app's spec through PID 1's root (/rkt/spec/<app>, else
+ * /rkt/init.spec), joins the app's cgroups and the namespaces of its process <app-pid>, forks
+ * into the pod's pid namespace, takes the app's root and working directory, applies the app's
+ * credentials exactly as an app start does (capability sets, groups, ids, no_new_privs,
+ * seccomp) and execs the command (a bare name is looked up in the app's PATH) with the app's
+ * environment. It exits with the command's status (128 + signal when killed).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -322,28 +330,23 @@ static void get_caps(uint64_t *eff, uint64_t *perm) {
 	*perm = d[0].permitted | (uint64_t)d[1].permitted << 32;
 }
 
-/* In the app's child: everything from cgroup to exec of `argv` (the app's, or an event
- * handler's), in the order the kernel requires. */
-static void exec_app(struct app *a, char **argv) {
-	struct sock_filter *prog = NULL; struct stat st; int n = 0;
-	sigset_t none; sigemptyset(&none); sigprocmask(SIG_SETMASK, &none, NULL);
-	for (int i = 0; i < a->cgroups.n; i++) check(write(a->cgfds[i], "0", 1) != 1, "join cgroup %s", a->cgroups.v[i]);
-	if (a->seccomp) {
-		int fd = open(a->seccomp, O_RDONLY | O_CLOEXEC);
-		check(fd < 0 || fstat(fd, &st) || !(prog = malloc(st.st_size + 1)) || read(fd, prog, st.st_size) != st.st_size, "read %s", a->seccomp);
-		n = st.st_size / sizeof *prog; close(fd);
-	}
-	check(unshare(CLONE_NEWNS), "unshare mount namespace");
-	pivot(a->root);
-	check(chdir(a->workdir), "chdir %s", a->workdir);
-	if (S.mutable) {
-		for (int s = 0; s < 3; s++) {
-			if (a->io[s] != IO_NULL) continue;
-			int fd = open("/dev/null", s ? O_WRONLY : O_RDONLY);
-			check(fd < 0 || dup2(fd, s) < 0, "open /dev/null");
-			if (fd > 2) close(fd);
-		}
-	} else if (!S.interactive) { int fd = open("/dev/null", O_RDONLY); check(fd < 0 || dup2(fd, 0) < 0, "open /dev/null"); close(fd); }
+/* The BPF program in file `path` (NULL for none), its length in *n. */
+static struct sock_filter *load_seccomp(const char *path, int *n) {
+	struct sock_filter *prog = NULL; struct stat st;
+	*n = 0;
+	if (!path) return NULL;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	check(fd < 0 || fstat(fd, &st) || !(prog = malloc(st.st_size + 1)) || read(fd, prog, st.st_size) != st.st_size, "read %s", path);
+	*n = st.st_size / sizeof *prog; close(fd);
+	return prog;
+}
+
+/*
+ * The app's credentials, in the order the kernel requires: oom score, bounding set, inheritable
+ * set, groups and ids (keeping the capabilities raised as ambient ones), no_new_privs, seccomp
+ * filter `prog` (n instructions, or NULL). Shared by app starts and `init exec`.
+ */
+static void apply_creds(struct app *a, struct sock_filter *prog, int n) {
 	if (a->has_oom) { char b[16]; snprintf(b, sizeof b, "%d", a->oom); if (write_str("/proc/self/oom_score_adj", b)) fprintf(stderr, "stage1 init: warning: app %s: oom_score_adj %d: %s\n", a->name, a->oom, strerror(errno)); }
 	for (int c = 0; c <= last_cap; c++)
 		if (!(a->bounding >> c & 1)) check(prctl(PR_CAPBSET_DROP, c, 0, 0, 0) && errno != EINVAL, "drop capability %d", c);
@@ -363,6 +366,27 @@ static void exec_app(struct app *a, char **argv) {
 		struct sock_fprog fp = { (unsigned short)n, prog };
 		check(syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &fp), "install seccomp filter");
 	}
+}
+
+/* In the app's child: everything from cgroup to exec of `argv` (the app's, or an event
+ * handler's), in the order the kernel requires. */
+static void exec_app(struct app *a, char **argv) {
+	int n;
+	sigset_t none; sigemptyset(&none); sigprocmask(SIG_SETMASK, &none, NULL);
+	for (int i = 0; i < a->cgroups.n; i++) check(write(a->cgfds[i], "0", 1) != 1, "join cgroup %s", a->cgroups.v[i]);
+	struct sock_filter *prog = load_seccomp(a->seccomp, &n);
+	check(unshare(CLONE_NEWNS), "unshare mount namespace");
+	pivot(a->root);
+	check(chdir(a->workdir), "chdir %s", a->workdir);
+	if (S.mutable) {
+		for (int s = 0; s < 3; s++) {
+			if (a->io[s] != IO_NULL) continue;
+			int fd = open("/dev/null", s ? O_WRONLY : O_RDONLY);
+			check(fd < 0 || dup2(fd, s) < 0, "open /dev/null");
+			if (fd > 2) close(fd);
+		}
+	} else if (!S.interactive) { int fd = open("/dev/null", O_RDONLY); check(fd < 0 || dup2(fd, 0) < 0, "open /dev/null"); close(fd); }
+	apply_creds(a, prog, n);
 	execve(argv[0], argv, a->env.v ? a->env.v : (char *[]){ NULL });
 	die("app %s: exec %s", a->name, argv[0]);
 }
@@ -1148,15 +1172,75 @@ static int graft(int argc, char **argv) {
 
 static void forward(int sig) { if (child > 0) kill(child, sig); }
 
+static void read_last_cap(void) {
+	FILE *f = fopen("/proc/sys/kernel/cap_last_cap", "re");
+	if (f) { if (fscanf(f, "%d", &last_cap) != 1) last_cap = 40; fclose(f); }
+}
+
+/* init exec <pod-pid> <app-pid> <app> -- <command>...: see the header comment */
+static int exec_in_app(int argc, char **argv) {
+	static const char *const nss[] = { "cgroup", "ipc", "uts", "net", "pid", "mnt" };
+	static const int types[] = { CLONE_NEWCGROUP, CLONE_NEWIPC, CLONE_NEWUTS, CLONE_NEWNET, CLONE_NEWPID, CLONE_NEWNS };
+	char path[4096], err[1024]; int fds[6], n;
+	check(argc < 7 || strcmp(argv[5], "--"), "usage: init exec <pod-pid> <app-pid> <app> -- <command> [<arg>...]");
+	const char *pod = argv[2], *pid = argv[3], *name = argv[4];
+	errno = 0;
+	check(!valid_name(name), "invalid app name %s", name);
+	read_last_cap();
+	/* the app's spec: its own file in a mutable pod, else the pod's */
+	snprintf(path, sizeof path, "/proc/%s/root/rkt/spec/%s", pod, name);
+	char *spec = slurp(path);
+	if (!spec) { snprintf(path, sizeof path, "/proc/%s/root/rkt/init.spec", pod); spec = slurp(path); }
+	check(!spec, "read %s", path);
+	S.stage1 = "/"; /* a per-app spec has no pod keys */
+	if (parse(spec, NULL, err, sizeof err)) { errno = 0; die("%s: %s", path, err); }
+	struct app *a = NULL;
+	for (int i = 0; i < S.napps && !a; i++) if (!strcmp(S.apps[i].name, name)) a = &S.apps[i];
+	errno = 0;
+	check(!a, "no app %s in %s", name, path);
+	struct sock_filter *prog = NULL;
+	if (a->seccomp) { snprintf(path, sizeof path, "/proc/%s/root%s", pod, a->seccomp); prog = load_seccomp(path, &n); }
+	for (int i = 0; i < 6; i++) {
+		snprintf(path, sizeof path, "/proc/%s/ns/%s", pid, nss[i]);
+		check((fds[i] = open(path, O_RDONLY | O_CLOEXEC)) < 0, "open %s", path);
+	}
+	snprintf(path, sizeof path, "/proc/%s/root", pid);
+	int root = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	check(root < 0, "open %s", path);
+	for (int i = 0; i < a->cgroups.n; i++) check(write_str(a->cgroups.v[i], "0"), "join cgroup %s", a->cgroups.v[i]);
+	for (int i = 0; i < 6; i++) { check(setns(fds[i], types[i]), "join the %s namespace of process %s", nss[i], pid); close(fds[i]); }
+	sigset_t all, old; sigfillset(&all); sigprocmask(SIG_BLOCK, &all, &old);
+	/* the pid namespace applies to children only */
+	child = fork();
+	check(child < 0, "fork");
+	if (child == 0) {
+		sigprocmask(SIG_SETMASK, &old, NULL);
+		check(fchdir(root) || chroot("."), "enter the root of process %s", pid);
+		close(root);
+		check(chdir(a->workdir), "chdir %s", a->workdir);
+		apply_creds(a, prog, n);
+		extern char **environ;
+		environ = a->env.v ? a->env.v : (char *[]){ NULL };
+		execvp(argv[6], argv + 6);
+		die("app %s: exec %s", name, argv[6]);
+	}
+	close(root);
+	struct sigaction sa = { .sa_handler = forward, .sa_flags = SA_RESTART };
+	int fwd[] = { SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2 };
+	for (unsigned i = 0; i < sizeof fwd / sizeof *fwd; i++) sigaction(fwd[i], &sa, NULL);
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	return wait_status(child);
+}
+
 int main(int argc, char **argv) {
 	char buf[16], err[1024]; int ready[2];
 	if (argc >= 2 && !strcmp(argv[1], "graft")) return graft(argc, argv);
+	if (argc >= 2 && !strcmp(argv[1], "exec")) return exec_in_app(argc, argv);
 	check(argc != 2, "usage: init <spec>");
 	char *spec = slurp(argv[1]);
 	check(!spec, "read %s", argv[1]);
 	if (parse(spec, NULL, err, sizeof err)) { errno = 0; die("%s: %s", argv[1], err); }
-	FILE *f = fopen("/proc/sys/kernel/cap_last_cap", "re");
-	if (f) { if (fscanf(f, "%d", &last_cap) != 1) last_cap = 40; fclose(f); }
+	read_last_cap();
 	snprintf(buf, sizeof buf, "%d", getpid());
 	for (int i = 0; i < S.cg_join.n; i++) check(write_str(S.cg_join.v[i], buf), "join cgroup %s", S.cg_join.v[i]);
 	if (S.net && !strcmp(S.net, "none")) { check(unshare(CLONE_NEWNET), "unshare network namespace"); lo_up(); }

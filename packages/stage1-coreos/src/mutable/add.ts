@@ -16,12 +16,13 @@ import { basename, dirname, join } from 'node:path';
 import { appEnvPathIn, formatEnvFile, podManifestPath, readFileTolerantSync, podPidPath, relAppRootfsPath, stage1RootfsPath, writeFileAtomicSync } from '@rktnetes/common';
 import { systemError, userError } from '@rktnetes/errors';
 import { parsePodManifest } from '@rktnetes/schema';
-import { crossingEnvFromEnv, parseAppAddArgs } from '@rktnetes/stage1-abi';
+import { type RunArgs, crossingEnvFromEnv, parseAppAddArgs } from '@rktnetes/stage1-abi';
 import type { Sys } from '@rktnetes/sys';
 import { compileSeccompFilter } from '../seccomp/filter';
 import { prepareApp } from '../run/app';
 import { type AppBind, enterPrivateMountNamespace, setupAppFs } from '../run/mounts';
-import { hostsBinds, initApp, INIT_PATH, METADATA_SERVICE_PORT } from '../run/run';
+import { networkMode } from '../run/network';
+import { hostsBinds, initApp, INIT_PATH, METADATA_URL_PATH, metadataServicePort, metadataUrlFor } from '../run/run';
 import { formatAppSpec } from '../run/spec';
 import { prepareEmptyVolume } from '../run/volumes';
 import { createAppCgroups } from './cgroups';
@@ -51,6 +52,18 @@ export function podPid1(ctx: Pick<CrossingContext, 'pod' | 'env'>): number {
   return n;
 }
 
+/**
+ * The pod's `AC_METADATA_URL` for an added app: the one run recorded (the host's address on the
+ * pod's network, or none), else, for pods run before it was recorded, loopback with host
+ * networking and none otherwise.
+ */
+export function podMetadataUrl(s1: string, run: Pick<RunArgs, 'mdsToken' | 'net'>, env: NodeJS.ProcessEnv): string | undefined {
+  if (!run.mdsToken) return undefined;
+  const recorded = readFileTolerantSync(join(s1, METADATA_URL_PATH));
+  if (recorded !== undefined) return recorded.trim() || undefined;
+  return networkMode(run.net) === 'host' ? metadataUrlFor({ mode: 'host' }, metadataServicePort(env), run.mdsToken) : undefined;
+}
+
 /** Runs `init graft` (the pod's static init, on the host) to attach mount trees in PID 1's namespace. */
 function graft(s1: string, pid: number, pairs: ReadonlyArray<readonly [source: string, target: string]>, debug: (m: string) => void): void {
   const argv = ['graft', String(pid), ...pairs.flat()];
@@ -75,7 +88,8 @@ export async function appAdd(argv: readonly string[], ctx: CrossingContext): Pro
   const ra = manifest.apps.find((a) => a.name === name);
   if (!ra) throw userError('stage1.app.unknown', `app ${name} is not in the manifest of pod ${args.uuid}`, { details: { app: name } });
   const stdio = appStdio(ra);
-  const metadataUrl = run.mdsToken ? `http://127.0.0.1:${METADATA_SERVICE_PORT}/${run.mdsToken}` : undefined;
+  const metadataUrl = podMetadataUrl(s1, run, ctx.env);
+  if (run.mdsToken && !metadataUrl) ctx.debug(`app ${name}: the pod's network has no address of the host, AC_METADATA_URL is not set`);
   const app = prepareApp(pod, ra, manifest, {
     disableCapabilitiesRestriction: run.disableCapabilitiesRestriction || args.disableCapabilitiesRestriction,
     disableSeccomp: run.disableSeccomp || args.disableSeccomp,

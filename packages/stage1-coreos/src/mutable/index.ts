@@ -1,5 +1,5 @@
 /** Mutable pods: the crossing entrypoints and what they share (see the README, "Mutable pods"). */
-export { appAdd, podPid1, type CrossingContext } from './add';
+export { appAdd, podMetadataUrl, podPid1, type CrossingContext } from './add';
 export { appStart, appStop, appRm, stopTimeout, ENV_STOP_TIMEOUT } from './ops';
 export { appAttach, requestedEndpoints, type AttachIo } from './attach';
 export { ctlRequest, ctlCall, ctlAddress, parseCtlReply, connectCtl, readReplyLine, type CtlReply } from './control';

@@ -14,8 +14,11 @@ import { type PodNetworkContext, readNetnsFile, setupPodNetwork, teardownPodNetw
 
 export { readNetnsFile };
 
-/** How the init sets up the pod's network namespace. */
-export type NetworkPlan = { mode: 'host' } | { mode: 'none' } | { mode: 'join'; path: string };
+/**
+ * How the init sets up the pod's network namespace. A joined namespace carries `hostIP`, the
+ * host's address on the forwarding network (its gateway), when the plugin reported one.
+ */
+export type NetworkPlan = { mode: 'host' } | { mode: 'none' } | { mode: 'join'; path: string; hostIP?: string };
 
 /** Which kind of networking a `--net` list means. */
 export type NetworkMode = 'host' | 'none' | 'cni';
@@ -78,7 +81,7 @@ export function planNetwork(o: NetworkOptions): NetworkPlan {
   const ctx = networkContext({ ...o, localConfig, debugEnabled: debug });
   const pn = setupPodNetwork(ctx, { nets: net ?? [], ports, cniDns: (dnsConfMode?.resolv ?? 'default') === 'default' });
   o.debug(`networks: ${pn.nets.map((n) => `${n.netName}:${n.ifName}=${n.ip || '-'}`).join(' ') || '(loopback only)'}`);
-  return { mode: 'join', path: pn.netns };
+  return { mode: 'join', path: pn.netns, ...(pn.hostIP ? { hostIP: pn.hostIP } : {}) };
 }
 
 /** What {@link releaseNetwork} needs: gc's surroundings. */

@@ -2,7 +2,8 @@
  * The run entrypoint: prepares the pod from Node and execs the init, so that no Node process
  * stays resident while the pod runs.
  *
- * Order: parse argv; plan the network; resolve every app; create the pod cgroups (recorded in
+ * Order: parse argv; resolve every app; set up the network, then set `AC_METADATA_URL` (the host
+ * address reachable from the pod is only known now); create the pod cgroups (recorded in
  * `runtime-config` first, so that gc finds them whatever happens next) and write `subcgroup`;
  * write the stage1 files (env files, seccomp programs, hostname, hosts); enter a private mount
  * namespace and make the mounts; write the init spec; exec the init with the lock fd.
@@ -11,6 +12,8 @@ import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync, wri
 import { join } from 'node:path';
 import {
   appEnvPathIn,
+  ENV_AC_METADATA_URL,
+  type EnvEntry,
   formatEnvFile,
   hostsFallbackPathIn,
   hostsPathIn,
@@ -29,7 +32,7 @@ import { compileSeccompFilter } from '../seccomp/filter';
 import { type PreparedApp, prepareApp } from './app';
 import { createPodCgroups, detectHierarchies, planPodCgroups, type CgroupPlan } from './cgroups';
 import { type AppBind, bindSelf, enterPrivateMountNamespace, setupAppFs, stdinTerminal } from './mounts';
-import { planNetwork } from './network';
+import { type NetworkPlan, planNetwork } from './network';
 import { writeRuntimeConfig } from './runtime-config';
 import { checkMutableRun, podCgroupDirs, prepareMutablePod } from '../mutable/pod';
 import { formatInitSpec, type InitSpec } from './spec';
@@ -72,6 +75,35 @@ export const METADATA_SERVICE_PORT = 18112;
 export function metadataServicePort(env: NodeJS.ProcessEnv): number {
   const port = Number(env['RKT_METADATA_PORT']);
   return Number.isInteger(port) && port > 0 && port < 65536 ? port : METADATA_SERVICE_PORT;
+}
+
+/** Where run records the pod's `AC_METADATA_URL` for app/add (relative to the stage1 root; empty: none). */
+export const METADATA_URL_PATH = 'rkt/metadata-url';
+
+/**
+ * The host address at which apps reach the metadata service: loopback with host networking,
+ * the host's side of the forwarding network (its gateway, as rkt does) in a pod network, and
+ * none with `--net=none` or when no network reported a gateway.
+ */
+export function metadataHost(network: NetworkPlan): string | undefined {
+  if (network.mode === 'host') return '127.0.0.1';
+  return network.mode === 'join' ? network.hostIP : undefined;
+}
+
+/** `AC_METADATA_URL` for a pod's token, or undefined when the pod cannot reach the host. */
+export function metadataUrlFor(network: NetworkPlan, port: number, token: string): string | undefined {
+  const host = metadataHost(network);
+  return host === undefined ? undefined : `http://${host.includes(':') ? `[${host}]` : host}:${port}/${token}`;
+}
+
+/**
+ * Sets `AC_METADATA_URL` in a composed app environment, in place when the app defines it and
+ * last otherwise (where composeEnvironment puts it).
+ */
+export function setMetadataUrl(env: EnvEntry[], url: string): void {
+  const i = env.findIndex(([n]) => n === ENV_AC_METADATA_URL);
+  if (i >= 0) env[i] = [ENV_AC_METADATA_URL, url];
+  else env.push([ENV_AC_METADATA_URL, url]);
 }
 /** Seconds the init waits between SIGTERM and SIGKILL when the pod stops. */
 export const STOP_TIMEOUT_SECONDS = 10;
@@ -156,16 +188,17 @@ export function runPod(argv: readonly string[], ctx: RunContext): never {
   if (args.interactive && manifest.apps.length > 1) throw userError('stage1.interactive.multiple-apps', '--interactive needs a pod with exactly one app');
   const s1 = stage1RootfsPath(pod);
   const hostname = args.hostname ?? `rkt-${args.uuid}`;
-  const metadataUrl = args.mdsToken ? `http://127.0.0.1:${metadataServicePort(ctx.env)}/${args.mdsToken}` : undefined;
   const apps = manifest.apps.map((ra) =>
     prepareApp(pod, ra, manifest, {
       disableCapabilitiesRestriction: args.disableCapabilitiesRestriction,
       disableSeccomp: args.disableSeccomp,
-      ...(metadataUrl ? { metadataUrl } : {}),
       warn: ctx.warn,
     }),
   );
   const network = planNetwork({ pod, uuid: args.uuid, stage1Root: s1, args, exposedPorts: manifest.ports, apps: apps.map((a) => a.app), lockFd, sys, env: ctx.env, warn: ctx.warn, debug: ctx.debug });
+  const metadataUrl = args.mdsToken ? metadataUrlFor(network, metadataServicePort(ctx.env), args.mdsToken) : undefined;
+  if (metadataUrl) for (const a of apps) setMetadataUrl(a.env, metadataUrl);
+  else if (args.mdsToken) ctx.debug(`the pod's network (${network.mode}) has no address of the host: AC_METADATA_URL is not set`);
 
   const hierarchies = detectHierarchies(readFileSync('/proc/self/cgroup', 'utf8'), readMountInfo());
   const plan = planPodCgroups(
@@ -182,6 +215,7 @@ export function runPod(argv: readonly string[], ctx: RunContext): never {
 
   for (const d of STAGE1_STATE_DIRS) mkdirSync(join(s1, d), { recursive: true, mode: 0o755 });
   if (args.mutable) prepareMutablePod(pod, argv);
+  if (args.mdsToken) writeFileSync(join(s1, METADATA_URL_PATH), metadataUrl ?? '', { mode: 0o644 });
   writeFileSync(join(s1, 'etc/hostname'), `${hostname}\n`);
   const etc = hostsBinds(s1, args, hostname, ctx.warn);
   for (const a of apps) {
