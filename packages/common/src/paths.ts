@@ -65,6 +65,8 @@ export const STAGE1_ENV_DIR = 'rkt/env';
 export const STAGE1_IOTTYMUX_DIR = 'rkt/iottymux';
 /** Symlink pointing to `ready` once the pod supervisor is ready. */
 export const STAGE1_SUPERVISOR_STATUS = 'rkt/supervisor-status';
+/** Per-app logs in the CRI log format (docs/stage1-interface.md "App logs"), relative to the stage1 root. */
+export const STAGE1_LOG_DIR = 'rkt/log';
 /** Target of {@link STAGE1_SUPERVISOR_STATUS} when the supervisor is ready. */
 export const SUPERVISOR_READY = 'ready';
 /** Written by stage0 for `--dns-conf-mode=resolv=stage0`: the resolv.conf stage1 exposes to apps. */
@@ -219,6 +221,10 @@ export const appEnvPathIn = (stage1Root: string, app: string) => join(appsEnvDir
 export const ioMuxDirIn = (stage1Root: string, app: string) => join(stage1Root, STAGE1_IOTTYMUX_DIR, assertPathComponent(app, 'app name'));
 /** `<s1root>/rkt/supervisor-status`. */
 export const supervisorStatusPathIn = (stage1Root: string) => join(stage1Root, STAGE1_SUPERVISOR_STATUS);
+/** `<stage1 root>/rkt/log`: the per-app log files. */
+export const appsLogDirIn = (stage1Root: string) => join(stage1Root, STAGE1_LOG_DIR);
+/** `<stage1 root>/rkt/log/<app>`: an app's stdout and stderr records. */
+export const appLogPathIn = (stage1Root: string, app: string) => join(appsLogDirIn(stage1Root), assertPathComponent(app, 'app name'));
 
 /** `<s1root>/etc/rkt-resolv.conf`. */
 export const resolvConfPathIn = (stage1Root: string) => join(stage1Root, STAGE1_RESOLV_CONF);
@@ -243,6 +249,8 @@ export const appEnvPath = (pod: string, app: string) => appEnvPathIn(stage1Rootf
 export const ioMuxDir = (pod: string, app: string) => ioMuxDirIn(stage1RootfsPath(pod), app);
 /** `<pod>/stage1/rootfs/rkt/supervisor-status`. */
 export const supervisorStatusPath = (pod: string) => supervisorStatusPathIn(stage1RootfsPath(pod));
+/** `<pod>/stage1/rootfs/rkt/log/<app>`. */
+export const appLogPath = (pod: string, app: string) => appLogPathIn(stage1RootfsPath(pod), app);
 
 /**
  * Where the stage1 root's contents can be read from outside a live pod: the overlay upper dir

@@ -12,3 +12,4 @@ export * from './run';
 export * from './pod-entrypoints';
 export * from './app-entrypoints';
 export * from './env';
+export * from './extensions';

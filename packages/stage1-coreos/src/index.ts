@@ -52,5 +52,5 @@ export { DEFAULT_WHITELIST, DEFAULT_BLACKLIST, ALWAYS_ALLOWED, SYSCALL_GROUPS } 
 export { SYSCALLS_X86_64 } from './seccomp/syscalls-x86_64';
 export { gcPod, type GcContext } from './entrypoints/gc';
 export { stopPod, belongsToPod, type StopContext } from './entrypoints/stop';
-export { enterPod, appHostPid, nsenterArgv, initExecArgv, ENV_ENTER_AS_APP, type EnterContext } from './entrypoints/enter';
+export { enterPod, appHostPid, nsenterArgv, initExecArgv, type EnterContext } from './entrypoints/enter';
 export { ENTRYPOINTS, runEntrypoint, type EntrypointName, type EntrypointContext } from './entrypoints/dispatch';

@@ -34,7 +34,7 @@ function creds(status: string): Record<string, string> {
 /** Runs the pod's enter entrypoint with stdin `input`. */
 function enter(pod: TestPod, args: string[], input: string): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const child = spawn(join(pod.stage1Root, 'enter'), args, { cwd: pod.dir, stdio: ['pipe', 'pipe', 'pipe'], env: { PATH: process.env.PATH ?? '/usr/bin:/bin', RKTNETES_ENTER_AS_APP: '1' } });
+    const child = spawn(join(pod.stage1Root, 'enter'), args, { cwd: pod.dir, stdio: ['pipe', 'pipe', 'pipe'], env: { PATH: process.env.PATH ?? '/usr/bin:/bin' } });
     child.stdin.end(input);
     let stdout = '';
     let stderr = '';

@@ -24,6 +24,7 @@ import {
   resolvConfPathIn,
   sharedVolumePath,
   stage1RootfsPath,
+  STAGE1_LOG_DIR,
   type EnvEntry,
 } from '@rktnetes/common';
 import { userError } from '@rktnetes/errors';
@@ -42,7 +43,7 @@ export const SHARE_OPTIONS = 'trans=virtio,version=9p2000.L,msize=512000,cache=m
 /** Where run bind-mounts host volumes, relative to the pod directory. */
 export const POD_VOLUMES_DIR = `${POD_KVM_DIR}/volumes`;
 /** stage1 log directory (docs/api-service.md): `rkt/log/<app>`, CRI records. */
-export const LOG_DIR = 'rkt/log';
+export const LOG_DIR = STAGE1_LOG_DIR;
 
 /** A directory or file run creates on the host before boot, or a bind mount it makes. */
 export interface HostPath {

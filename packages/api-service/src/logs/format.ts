@@ -10,17 +10,8 @@
  * line or `P` for a part of a long line continued in the next record of the same stream, and
  * text is the line without its newline.
  */
-import { join } from 'node:path';
-import { assertPathComponent, stage1RootfsPath } from '@rktnetes/common';
-
-/** The directory of app logs below a stage1 root. */
-export const STAGE1_LOG_DIR = 'rkt/log';
-
-/** `<stage1 root>/rkt/log/<app>`. */
-export const appLogPathIn = (stage1Root: string, app: string): string => join(stage1Root, STAGE1_LOG_DIR, assertPathComponent(app, 'app name'));
-
-/** `<pod>/stage1/rootfs/rkt/log/<app>`: where stage1 writes an app's stdout and stderr records. */
-export const appLogPath = (podDir: string, app: string): string => appLogPathIn(stage1RootfsPath(podDir), app);
+// The paths are part of the stage1 contract: defined once in @rktnetes/common.
+export { STAGE1_LOG_DIR, appLogPathIn, appLogPath } from '@rktnetes/common';
 
 export type LogStream = 'stdout' | 'stderr';
 

@@ -45,10 +45,8 @@ import { copyTree, ensureMtab, mountImageOverlay } from '../pod/overlay';
 import { parseAddArgs, type AddArgs } from './args';
 import { callCrossing, openMutablePod, reloadManifest, runCrossing, withManifestLock, writePodManifest, type MutablePod } from './pod';
 
-/** App annotation (rktnetes): close stdin when the first attach session that wrote it ends. */
-export const ANNOTATION_APP_STDIN_ONCE = 'rktnetes.io/stage2/stdin-once';
-/** App annotation (rktnetes): an extra host file the app's log is written to. */
-export const ANNOTATION_APP_LOG_PATH = 'rktnetes.io/stage2/log-path';
+import { ANNOTATION_APP_LOG_PATH, ANNOTATION_APP_STDIN_ONCE } from '@rktnetes/stage1-abi';
+export { ANNOTATION_APP_LOG_PATH, ANNOTATION_APP_STDIN_ONCE };
 
 /** The runtime app's annotations for the stdio flags. */
 export function stdioAnnotations(ra: RuntimeApp, a: Pick<AddArgs, 'stdio' | 'stdinOnce' | 'logPath'>): RuntimeApp {

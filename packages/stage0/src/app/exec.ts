@@ -1,6 +1,6 @@
 /**
  * `rkt app exec [--app=NAME] UUID [--] CMD [ARGS...]`: runs a command in an app of a running
- * pod, through the stage1 enter entrypoint (with `RKTNETES_ENTER_AS_APP=1`); stage1-coreos runs
+ * pod, through the stage1 enter entrypoint (`--appname`); stage1-coreos runs
  * it exactly as the app runs: namespaces, root, cgroups, working directory, environment,
  * capabilities, groups, uid, gid, no_new_privs and seccomp filter (rkt's stage1s run it as
  * root). This process becomes enter, so the exit status is the command's; stdio is passed
@@ -16,11 +16,9 @@ import { quote } from '../pod/format';
 import { podStatus, readPodManifest } from '../pod/info';
 import { podSys } from '../pod/lock';
 import { findPod } from '../pod/uuid-arg';
-import { execEntrypoint, readPodStage1, stage1Env } from '../stage1/entrypoints';
+import { execEntrypoint, readPodStage1 } from '../stage1/entrypoints';
 import { appInfos } from './pod';
 
-/** rktnetes extension the stage1-coreos enter reads: run as the app's user, in its cgroups. */
-export const ENV_ENTER_AS_APP = 'RKTNETES_ENTER_AS_APP';
 
 /**
  * Splits `[flags] UUID [flags] [--] CMD...`: flags before and right after the UUID, then the
@@ -68,7 +66,7 @@ export async function execCommand(args: string[], base: GlobalOptions): Promise<
   const s1 = await readPodStage1(p.path);
   const argv = buildEnterArgs({ pid, appName, command }, s1.interfaceVersion);
   try {
-    execEntrypoint(sys, s1, 'enter', argv, { env: stage1Env({ [ENV_ENTER_AS_APP]: '1' }) });
+    execEntrypoint(sys, s1, 'enter', argv, {});
   } catch (e) {
     throw isRktError(e) ? e : userError('pod.enter', 'exec failed', { cause: e });
   }

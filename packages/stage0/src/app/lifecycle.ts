@@ -14,8 +14,8 @@ import { findPod } from '../pod/uuid-arg';
 import { removeAppFiles } from './add';
 import { appInfos, callCrossing, checkAppName, findApp, openMutablePod, reloadManifest, runCrossing, stage1Message, withManifestLock, writePodManifest } from './pod';
 
-/** rktnetes extension the stage1-coreos app/stop reads: seconds before SIGKILL. */
-export const ENV_STOP_TIMEOUT = 'RKTNETES_STOP_TIMEOUT';
+import { ENV_STOP_TIMEOUT } from '@rktnetes/stage1-abi';
+export { ENV_STOP_TIMEOUT };
 
 /** Parses `UUID --app=NAME` (flags anywhere) plus `extra` flags. */
 function parseAppCommand(args: readonly string[], base: GlobalOptions, command: string, extra: Parameters<typeof commandParser>[1] = []) {

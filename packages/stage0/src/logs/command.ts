@@ -5,6 +5,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { join } from 'node:path';
+import { appsLogDirIn } from '@rktnetes/common';
 import { usageError, userError } from '@rktnetes/errors';
 import { isACName, type PodManifest } from '@rktnetes/schema';
 import type { GlobalOptions } from '../cli/globals';
@@ -74,7 +75,7 @@ function selectApps(manifest: PodManifest, app: string | undefined, uuid: string
 
 async function logDirOf(p: PodStatus): Promise<string | undefined> {
   try {
-    return join(await readableStage1Root(p.path), 'rkt', 'log');
+    return appsLogDirIn(await readableStage1Root(p.path));
   } catch {
     return undefined;
   }

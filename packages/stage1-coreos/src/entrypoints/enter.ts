@@ -12,11 +12,6 @@ import { parseEnterArgs } from '@rktnetes/stage1-abi';
 import type { Sys } from '@rktnetes/sys';
 import { INIT_PATH } from '../run/run';
 
-/**
- * rktnetes extension (environment of enter) that stage0's `rkt app exec` sets. Accepted for
- * compatibility and ignored: with `--appname` the command always runs as the app does.
- */
-export const ENV_ENTER_AS_APP = 'RKTNETES_ENTER_AS_APP';
 
 /** What enterPod needs from its surroundings. */
 export interface EnterContext {

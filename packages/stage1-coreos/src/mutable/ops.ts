@@ -6,7 +6,7 @@
 import { rmdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { EXIT_APP_STOP_NO_SUCH_APP, stage1RootfsPath } from '@rktnetes/common';
-import { parseAppRmArgs, parseAppStartArgs, parseAppStopArgs } from '@rktnetes/stage1-abi';
+import { ENV_STOP_TIMEOUT, parseAppRmArgs, parseAppStartArgs, parseAppStopArgs } from '@rktnetes/stage1-abi';
 import { errnoOf } from '@rktnetes/sys';
 import { STOP_TIMEOUT_SECONDS } from '../run/run';
 import type { CrossingContext } from './add';
@@ -14,11 +14,7 @@ import { removeAppCgroups } from './cgroups';
 import { ctlCall, ctlRequest, replyError } from './control';
 import { appExtLogDir, appLogPath, appSpecPath, readRunArgs } from './pod';
 
-/**
- * rktnetes extension: seconds app/stop waits after SIGTERM before it kills the app (default
- * {@link STOP_TIMEOUT_SECONDS}; 0 kills at once). rkt's stage1s ignore it.
- */
-export const ENV_STOP_TIMEOUT = 'RKTNETES_STOP_TIMEOUT';
+export { ENV_STOP_TIMEOUT };
 
 const SIGTERM = 15;
 

@@ -10,7 +10,7 @@
  */
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { stage1RootfsPath, writeFileAtomicSync } from '@rktnetes/common';
+import { STAGE1_LOG_DIR, stage1RootfsPath, writeFileAtomicSync } from '@rktnetes/common';
 import { userError } from '@rktnetes/errors';
 import type { PodManifest } from '@rktnetes/schema';
 import { type RunArgs, parseRunArgs } from '@rktnetes/stage1-abi';
@@ -20,11 +20,11 @@ export const RUN_ARGS_PATH = 'rkt/run-args';
 /** The control socket of a mutable pod's PID 1, relative to the stage1 root. */
 export const CTL_PATH = 'rkt/ctl';
 /** The directories of the stage1 root a mutable pod uses. */
-export const MUTABLE_DIRS = ['rkt/spec', 'rkt/log', 'rkt/log-ext'] as const;
+export const MUTABLE_DIRS = ['rkt/spec', STAGE1_LOG_DIR, 'rkt/log-ext'] as const;
 
 /** The spec of an app (`rkt/spec/<app>`), its log and its extra log directory, in the stage1 root. */
 export const appSpecPath = (app: string) => `rkt/spec/${app}`;
-export const appLogPath = (app: string) => `rkt/log/${app}`;
+export const appLogPath = (app: string) => `${STAGE1_LOG_DIR}/${app}`;
 export const appExtLogDir = (app: string) => `rkt/log-ext/${app}`;
 
 /**

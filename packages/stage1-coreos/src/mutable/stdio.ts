@@ -13,13 +13,16 @@
 import { isAbsolute } from 'node:path';
 import { userError } from '@rktnetes/errors';
 import { getAnnotation, type RuntimeApp } from '@rktnetes/schema';
-import { ANNOTATION_APP_STDERR, ANNOTATION_APP_STDIN, ANNOTATION_APP_STDOUT } from '@rktnetes/stage1-abi';
+import {
+  ANNOTATION_APP_LOG_PATH,
+  ANNOTATION_APP_STDERR,
+  ANNOTATION_APP_STDIN,
+  ANNOTATION_APP_STDIN_ONCE,
+  ANNOTATION_APP_STDOUT,
+} from '@rktnetes/stage1-abi';
 import type { StdioMode } from '../run/spec';
 
-/** Annotation: close stdin after the first attach session (rktnetes). */
-export const ANNOTATION_APP_STDIN_ONCE = 'rktnetes.io/stage2/stdin-once';
-/** Annotation: an extra host log file for the app (rktnetes). */
-export const ANNOTATION_APP_LOG_PATH = 'rktnetes.io/stage2/log-path';
+export { ANNOTATION_APP_LOG_PATH, ANNOTATION_APP_STDIN_ONCE };
 
 /** An app's stdio setup. */
 export interface AppStdio {
