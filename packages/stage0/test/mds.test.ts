@@ -8,7 +8,7 @@
 import test, { type ExecutionContext } from 'ava';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, openSync, readdirSync, statSync } from 'node:fs';
-import { mkdir, readdir, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { createServer, request, type IncomingMessage } from 'node:http';
 import { createServer as createNetServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -18,7 +18,7 @@ import { hasCode } from '@rktnetes/errors';
 import { openStore } from '@rktnetes/store';
 import { realSys, unmountTree } from '@rktnetes/sys';
 import { busyboxImage, hasBusybox, isRoot, leakCheck, removeTree, runCommand, testIf, tmpDir } from '@rktnetes/testkit';
-import { MDS_REGISTERED_FILE, metadataSocketPath, registerPod, unregisterPod } from '../src/pod/mds';
+import { MDS_REGISTERED_FILE, metadataSocketPath, refreshPodRegistration, registerPod, unregisterPod } from '../src/pod/mds';
 
 const RKT = fileURLToPath(new URL('../dist/rkt.mjs', import.meta.url));
 const MDS = fileURLToPath(new URL('../../api-service/dist/rkt-api-service.mjs', import.meta.url));
@@ -91,6 +91,28 @@ test('registering sends the pod then each app, writes the marker; unregistering 
   t.true(existsSync(join(pod, MDS_REGISTERED_FILE)));
   t.is(await unregisterPod(pod, UUID, svc.socket), undefined);
   t.is(`${svc.seen.at(-1)!.method} ${svc.seen.at(-1)!.url}`, `DELETE /pods/${UUID}`);
+});
+
+test('the marker holds the token (0600); a refresh registers the pod again under it, only when registered', async (t) => {
+  const svc = await fakeService(t, () => 200);
+  const pod = await fakePod();
+  t.teardown(() => removeTree(pod));
+  t.is(await refreshPodRegistration(pod, UUID, svc.socket), undefined);
+  t.is(svc.seen.length, 0, 'no marker, no request');
+  const token = await registerPod(pod, UUID, svc.socket);
+  t.is(await readFile(join(pod, MDS_REGISTERED_FILE), 'utf8'), token);
+  t.is((await stat(join(pod, MDS_REGISTERED_FILE))).mode & 0o777, 0o600);
+  svc.seen.length = 0;
+  t.is(await refreshPodRegistration(pod, UUID, svc.socket), undefined);
+  t.deepEqual(
+    svc.seen.map((r) => `${r.method} ${r.url}`),
+    [`PUT /pods/${UUID}?token=${token}`, `PUT /pods/${UUID}/one`, `PUT /pods/${UUID}/two`],
+  );
+  // a marker written before tokens: registered, but nothing to refresh with
+  await writeFile(join(pod, MDS_REGISTERED_FILE), '');
+  svc.seen.length = 0;
+  t.is(await refreshPodRegistration(pod, UUID, svc.socket), undefined);
+  t.is(svc.seen.length, 0);
 });
 
 test('a refused app undoes the registration; an absent service is mds.unreachable', async (t) => {
@@ -264,4 +286,53 @@ ptest('--mds-register --net=default: the app reaches the service at the gateway 
   t.is(gc.code, 0, gc.stderr);
   t.is(await getStatus(`${local}/acMetadata/v1/pod/uuid`), 401, 'gc unregistered the pod');
   t.deepEqual((await check()).filter((l) => l.includes(uuid) || l.includes(e.dir)), []);
+});
+
+ptest('rkt app sandbox --mds-register: apps added later read the pod annotation; app rm and gc update the service', async (t) => {
+  const e = await e2eSetup(t, 'mds-sandbox');
+  await e.startService('127.0.0.1');
+  const uuidFile = join(e.dir, 'uuid');
+  const sandbox = spawn(
+    process.execPath,
+    [RKT, '--dir', e.data, '--local-config', join(e.dir, 'cfg'), '--system-config', join(e.dir, 'cfg'), '--user-config', join(e.dir, 'cfg'),
+      'app', 'sandbox', '--insecure-options=image', `--stage1-path=${COREOS}`, '--net=host', '--mds-register', '--annotation=mds-note=hello-from-sandbox', `--uuid-file-save=${uuidFile}`],
+    { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, RKT_METADATA_SOCKET: join(e.dir, 'mds.sock'), RKT_METADATA_PORT: String(e.port) } },
+  );
+  let out = '';
+  sandbox.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  sandbox.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+  t.teardown(() => void sandbox.kill('SIGKILL'));
+  let uuid = '';
+  for (const deadline = Date.now() + 30_000; ; ) {
+    uuid = existsSync(uuidFile) ? (await readFile(uuidFile, 'utf8')).trim() : '';
+    if (uuid && (await e.rkt(['status', '--wait-ready=10s', uuid])).code === 0) break;
+    if (sandbox.exitCode !== null || Date.now() > deadline) return t.fail(`rkt app sandbox did not come up: ${out}${e.log()}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  t.is((await readFile(join(await e.podDir(uuid), MDS_REGISTERED_FILE), 'utf8')).length, 32, 'the marker holds the token');
+
+  const add = await e.rkt(['app', 'add', uuid, 'example.com/mds-probe', '--name=reader']);
+  t.is(add.code, 0, add.stderr);
+  const start = await e.rkt(['app', 'start', uuid, '--app=reader']);
+  t.is(start.code, 0, start.stderr);
+  let logs = '';
+  for (const deadline = Date.now() + 30_000; !logs.includes('hello-from-sandbox') && Date.now() < deadline; ) {
+    await new Promise((r) => setTimeout(r, 200));
+    logs = (await e.rkt(['logs', uuid, '--app=reader'])).stdout;
+  }
+  t.true(logs.includes('hello-from-sandbox'), `${logs}\n${out}\n${e.log()}`);
+  const url = /url=(http:\/\/127\.0\.0\.1:\d+\/[0-9a-f]{32})/.exec(logs)?.[1];
+  t.truthy(url, logs);
+  t.is(await getStatus(`${url}/acMetadata/v1/apps/reader/image/id`), 200, 'the added app is registered');
+
+  const rm = await e.rkt(['app', 'rm', uuid, '--app=reader']);
+  t.is(rm.code, 0, rm.stderr);
+  t.is(await getStatus(`${url}/acMetadata/v1/apps/reader/image/id`), 404, 'the removed app is gone from the service');
+  t.is(await getStatus(`${url}/acMetadata/v1/pod/uuid`), 200, 'the pod stays registered');
+
+  t.is((await e.rkt(['stop', uuid])).code, 0);
+  await new Promise<void>((r) => (sandbox.exitCode !== null ? r() : sandbox.on('close', () => r())));
+  const gc = await e.rkt(['gc', '--grace-period=0s']);
+  t.is(gc.code, 0, gc.stderr);
+  t.is(await getStatus(`${url}/acMetadata/v1/pod/uuid`), 401, 'gc unregistered the pod');
 });

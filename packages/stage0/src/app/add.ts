@@ -46,6 +46,7 @@ import { parseAddArgs, type AddArgs } from './args';
 import { callCrossing, openMutablePod, reloadManifest, runCrossing, withManifestLock, writePodManifest, type MutablePod } from './pod';
 
 import { ANNOTATION_APP_LOG_PATH, ANNOTATION_APP_STDIN_ONCE } from '@rktnetes/stage1-abi';
+import { refreshPodRegistration } from '../pod/mds';
 export { ANNOTATION_APP_LOG_PATH, ANNOTATION_APP_STDIN_ONCE };
 
 /** The runtime app's annotations for the stdio flags. */
@@ -156,6 +157,8 @@ export async function addCommand(args: string[], base: GlobalOptions): Promise<v
         await removeAppFiles(pod.path, name, sys).catch((err: unknown) => ctx.log.warn(`cannot clean up after app ${name}: ${(err as Error).message}`));
         throw isRktError(e) ? e : wrap(e, 'app.add', `cannot add app ${name} to pod ${pod.uuid}`);
       }
+      const mds = await refreshPodRegistration(pod.path, pod.uuid);
+      if (mds) ctx.log.warn(`cannot update the metadata service registration of pod ${pod.uuid}: ${mds}`);
     }, sys);
   } finally {
     store.close();

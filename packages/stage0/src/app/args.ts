@@ -77,7 +77,7 @@ export function parseSandboxArgs(args: readonly string[], base: GlobalOptions): 
     userLabels: {},
   };
   const { parser, globals } = commandParser(base, [
-    ...runFlagSpecs(o).filter((s) => s.name !== 'interactive' && s.name !== 'mds-register'),
+    ...runFlagSpecs(o).filter((s) => s.name !== 'interactive'),
     ...stage1FlagSpecs(o.stage1),
     { name: 'no-overlay', kind: 'bool', set: (v) => (o.noOverlay = v === 'true') },
     { name: 'uuid-file-save', kind: 'value', set: (v) => (o.uuidFileSave = v) },

@@ -10,6 +10,7 @@ import { commandParser, contextOf } from '../pod/cli';
 import { parseGoDuration } from '../pod/format';
 import { podStatus, readPodManifest } from '../pod/info';
 import { podSys } from '../pod/lock';
+import { refreshPodRegistration } from '../pod/mds';
 import { findPod } from '../pod/uuid-arg';
 import { removeAppFiles } from './add';
 import { appInfos, callCrossing, checkAppName, findApp, openMutablePod, reloadManifest, runCrossing, stage1Message, withManifestLock, writePodManifest } from './pod';
@@ -102,5 +103,7 @@ export async function rmCommand(args: string[], base: GlobalOptions): Promise<vo
     await callCrossing(pod, 'app/rm', buildAppRmArgs({ appName: app, debug: ctx.debug }, pod.s1.interfaceVersion), app);
     await removeAppFiles(pod.path, app, sys);
     await writePodManifest(pod.path, { ...pod.manifest, apps: pod.manifest.apps.filter((a) => a.name !== app) });
+    const mds = await refreshPodRegistration(pod.path, pod.uuid);
+    if (mds) ctx.log.warn(`cannot update the metadata service registration of pod ${pod.uuid}: ${mds}`);
   }, sys);
 }

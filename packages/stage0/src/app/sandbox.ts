@@ -4,6 +4,7 @@
  * process becomes the stage1 run entrypoint and lives as long as the pod; apps come with
  * `rkt app add`.
  */
+import * as fs from 'node:fs';
 import { renamePod } from '@rktnetes/common';
 import { userError } from '@rktnetes/errors';
 import { APPC_VERSION, isACIdentifier, parsePodManifest, type PodManifest } from '@rktnetes/schema';
@@ -15,6 +16,7 @@ import { parseDnsOptions } from '../pod/args';
 import { contextOf } from '../pod/cli';
 import { podSys } from '../pod/lock';
 import { overlayUnsupportedReason } from '../pod/overlay';
+import { registerPod, unregisterPod } from '../pod/mds';
 import { preparePod } from '../pod/prepare';
 import { startPod } from '../pod/start';
 import { resolveStage1Image } from '../stage1/select';
@@ -68,11 +70,16 @@ export async function sandboxCommand(args: string[], base: GlobalOptions): Promi
     store.close();
   }
   let path: string;
+  let mdsToken: string | undefined;
   try {
+    // registered without apps; rkt app add and rm register it again with its apps
+    if (o.mdsRegister) mdsToken = await registerPod(prepared.path, prepared.uuid);
     path = await renamePod(ctx.dataDir, prepared.uuid, 'prepare', 'run', 'preparing');
   } catch (e) {
+    if (mdsToken !== undefined) await unregisterPod(prepared.path, prepared.uuid);
+    await fs.promises.rm(prepared.path, { recursive: true, force: true }).catch(() => undefined);
     prepared.lock.close();
     throw e;
   }
-  await startPod(ctx, { uuid: prepared.uuid, path, lock: prepared.lock, flags: o, dns, mutable: true }, podSys());
+  await startPod(ctx, { uuid: prepared.uuid, path, lock: prepared.lock, flags: o, dns, mutable: true, ...(mdsToken !== undefined ? { mdsToken } : {}) }, podSys());
 }

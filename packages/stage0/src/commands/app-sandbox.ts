@@ -7,7 +7,7 @@ const s = (describe: string): Options => ({ type: 'string', describe });
 const cmd: CommandModule = rawCommand({
   name: 'sandbox',
   parents: ['app'],
-  usage: 'app sandbox [--net=...] [--hostname=NAME] [--dns=...] [--port=NAME:PROTO:PODPORT:HOSTIP:HOSTPORT] [--uuid-file-save=FILE] [stage1 flags]',
+  usage: 'app sandbox [--net=...] [--hostname=NAME] [--dns=...] [--port=NAME:PROTO:PODPORT:HOSTIP:HOSTPORT] [--uuid-file-save=FILE] [--mds-register] [stage1 flags]',
   describe: 'Create an empty mutable pod',
   epilogue:
     'Prepares a pod without apps and runs its stage1 with --mutable; this process becomes the pod supervisor and lives as long as the pod (run it in the background). Add apps with rkt app add.',
@@ -25,6 +25,7 @@ const cmd: CommandModule = rawCommand({
     'hosts-entry': START_OPTIONS['hosts-entry']!,
     hostname: START_OPTIONS.hostname!,
     ipc: START_OPTIONS.ipc!,
+    'mds-register': START_OPTIONS['mds-register']!,
     'no-overlay': { type: 'boolean', describe: 'disable overlay filesystem' },
     port: s('ports to forward: NAME:PROTO:PODPORT:HOSTIP:HOSTPORT (e.g. http:tcp:8080:0.0.0.0:80)'),
     annotation: s("the pod's annotations, KEY=VALUE"),

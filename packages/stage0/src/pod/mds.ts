@@ -2,8 +2,10 @@
  * Registration with the metadata service (`rkt run --mds-register`), speaking the service's
  * protocol over its registration unix socket (docs/api-service.md): a fresh token, `PUT
  * /pods/<uuid>?token=<token>` with the pod manifest, `PUT /pods/<uuid>/<app>` with each app's
- * image manifest. An empty `mds-registered` file in the pod directory records the registration,
- * so that deleting the pod sends `DELETE /pods/<uuid>` only for registered pods.
+ * image manifest. The `mds-registered` file in the pod directory records the registration (it
+ * holds the token, mode 0600; pods registered by older versions have it empty), so that deleting
+ * the pod sends `DELETE /pods/<uuid>` only for registered pods, and `rkt app add`/`rm` on a
+ * mutable pod can register it again with its new apps ({@link refreshPodRegistration}).
  */
 import { randomBytes } from 'node:crypto';
 import * as fsp from 'node:fs/promises';
@@ -53,6 +55,17 @@ function call(socketPath: string, method: string, path: string, body?: string): 
   });
 }
 
+/** PUTs the pod manifest of the pod in directory `pod` under `token`, then each app's image manifest. */
+async function putPod(pod: string, uuid: string, socketPath: string, token: string): Promise<void> {
+  const text = await fsp.readFile(podManifestPath(pod), 'utf8');
+  const manifest = parsePodManifest(text, { source: podManifestPath(pod) });
+  await call(socketPath, 'PUT', `/pods/${uuid}?token=${token}`, text);
+  for (const app of manifest.apps) {
+    const im = await fsp.readFile(appInfoManifestPath(pod, app.name), 'utf8');
+    await call(socketPath, 'PUT', `/pods/${uuid}/${encodeURIComponent(app.name)}`, im);
+  }
+}
+
 /**
  * Registers the prepared pod in directory `pod` and its apps, then writes the marker. Returns
  * the token for stage1 (`--mds-token`). On failure nothing stays registered and the error
@@ -60,16 +73,11 @@ function call(socketPath: string, method: string, path: string, body?: string): 
  */
 export async function registerPod(pod: string, uuid: string, socketPath = metadataSocketPath()): Promise<string> {
   const token = newMdsToken();
-  const text = await fsp.readFile(podManifestPath(pod), 'utf8');
-  const manifest = parsePodManifest(text, { source: podManifestPath(pod) });
-  await call(socketPath, 'PUT', `/pods/${uuid}?token=${token}`, text);
   try {
-    for (const app of manifest.apps) {
-      const im = await fsp.readFile(appInfoManifestPath(pod, app.name), 'utf8');
-      await call(socketPath, 'PUT', `/pods/${uuid}/${encodeURIComponent(app.name)}`, im);
-    }
+    await putPod(pod, uuid, socketPath, token);
     try {
-      await fsp.writeFile(mdsRegisteredPath(pod), '', { mode: 0o644 });
+      await fsp.writeFile(mdsRegisteredPath(pod), token, { mode: 0o600 });
+      await fsp.chmod(mdsRegisteredPath(pod), 0o600);
     } catch (e) {
       throw systemError('mds.marker', `cannot record the metadata service registration of pod ${uuid}`, { cause: e });
     }
@@ -92,6 +100,29 @@ export async function unregisterPod(pod: string, uuid: string, socketPath = meta
   }
   try {
     await call(socketPath, 'DELETE', `/pods/${uuid}`);
+    return undefined;
+  } catch (e) {
+    return e instanceof Error ? e.message : String(e);
+  }
+}
+
+/**
+ * Registers a mutable pod again after `rkt app add` or `rkt app rm` changed its apps: the pod
+ * manifest as it is now and every app's image manifest, under the token the marker holds (the
+ * one its stage1 serves as `AC_METADATA_URL`). Nothing happens for a pod that is not registered
+ * or whose marker predates tokens. Best effort like {@link unregisterPod}: returns the failure's
+ * message, or undefined.
+ */
+export async function refreshPodRegistration(pod: string, uuid: string, socketPath = metadataSocketPath()): Promise<string | undefined> {
+  let token: string;
+  try {
+    token = (await fsp.readFile(mdsRegisteredPath(pod), 'utf8')).trim();
+  } catch {
+    return undefined;
+  }
+  if (!token) return undefined;
+  try {
+    await putPod(pod, uuid, socketPath, token);
     return undefined;
   } catch (e) {
     return e instanceof Error ? e.message : String(e);
