@@ -10,7 +10,7 @@ PACKAGES=(
   busybox-static gnupg iproute2 iptables util-linux bzip2 xz-utils zstd procps
   containernetworking-plugins docker-registry skopeo umoci runc crun systemd-container
   qemu-system-x86 qemu-utils apache2-utils curl ca-certificates make gcc g++ libc6-dev python3
-  openssl iputils-ping attr
+  openssl iputils-ping attr containerd
 )
 
 missing=()
@@ -24,9 +24,10 @@ if [ ${#missing[@]} -gt 0 ]; then
     echo "setup: installing ${missing[*]}" >&2
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq
-    # The registry is started by tests with their own config; the distro service is not wanted.
+    # The registry is started by tests with their own config, containerd only by the CRI
+    # benchmark with its own; the distro services are not wanted.
     apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-    if command -v systemctl >/dev/null && [ -d /run/systemd/system ]; then systemctl disable --now docker-registry 2>/dev/null || true; fi
+    if command -v systemctl >/dev/null && [ -d /run/systemd/system ]; then systemctl disable --now docker-registry containerd 2>/dev/null || true; fi
     pkill -f '^/usr/bin/docker-registry serve /etc/docker/registry' 2>/dev/null || true
   fi
 fi
