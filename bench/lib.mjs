@@ -4,7 +4,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { chmodSync, closeSync, copyFileSync, existsSync, mkdirSync, openSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 
 export function timeCommand(cmd, args, { runs = 20, warmup = 3, env = process.env, cwd } = {}) {
   for (let i = 0; i < warmup; i++) spawnSync(cmd, args, { env, cwd, stdio: 'ignore' });
@@ -164,6 +164,8 @@ export function snapshotRkt(dir) {
   mkdirSync(join(dir, 'stage0'), { recursive: true });
   copyFileSync(RKT, copy);
   chmodSync(copy, 0o755);
+  // the executable runs the bundle next to it, with its code cache (tools/build.mjs)
+  for (const f of ['rkt.cjs', 'rkt.cjs.cache']) copyFileSync(join(dirname(RKT), f), join(dir, 'stage0', f));
   if (!existsSync(join(dir, 'node_modules'))) symlinkSync(join(REPO, 'node_modules'), join(dir, 'node_modules'));
   return copy;
 }

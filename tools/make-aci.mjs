@@ -41,3 +41,17 @@ export async function makeAci(out, manifest, entries) {
   pack.finalize();
   await done;
 }
+
+/**
+ * The image entries of the files a bundled bin needs next to its executable (tools/build.mjs):
+ * `dist/NAME.cjs` and its code cache, as `<dir>/NAME.cjs` and `<dir>/NAME.cjs.cache`.
+ */
+export function bundleCompanions(executable, dir = '') {
+  const cjs = executable.replace(/\.mjs$/, '.cjs');
+  const base = cjs.slice(cjs.lastIndexOf('/') + 1);
+  const at = (f) => (dir ? `${dir}/${f}` : f);
+  return [
+    { path: at(base), source: cjs, mode: 0o644 },
+    { path: at(`${base}.cache`), source: `${cjs}.cache`, mode: 0o644 },
+  ];
+}

@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { makeAci } from '../../../tools/make-aci.mjs';
+import { bundleCompanions, makeAci } from '../../../tools/make-aci.mjs';
 
 const pkg = JSON.parse(readFileSync('package.json', 'utf8'));
 const require = createRequire(join(process.cwd(), 'package.json'));
@@ -35,6 +35,7 @@ const koffiFiles = ['package.json', 'index.js', 'LICENSE.txt', 'build/koffi/linu
 
 await makeAci('dist/stage1-fly.aci', manifest, [
   { path: 'stage1-fly.mjs', source: 'dist/stage1-fly.mjs', mode: 0o755 },
+  ...bundleCompanions('dist/stage1-fly.mjs'),
   ...ENTRYPOINTS.map((ep) => ({ path: ep, type: 'symlink', target: 'stage1-fly.mjs' })),
   ...koffiFiles.map((f) => ({ path: `node_modules/koffi/${f}`, source: join(koffiDir, f), mode: f.endsWith('.node') ? 0o755 : 0o644 })),
 ]);

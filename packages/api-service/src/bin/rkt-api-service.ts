@@ -10,14 +10,15 @@ import { USAGE, parseCli, runApi, runMetadata } from '../cli';
 
 const argv = process.argv.slice(2);
 const log = createLogger({ prefix: 'rkt-api-service', debug: argv.includes('--debug') || process.env.RKT_DEBUG === '1' });
-// `rkt-api-service cri ...`: the Kubernetes CRI server, with options of its own (never returns)
-if (argv[0] === 'cri') await (await import('../cri/main')).criMain(argv.slice(1), log);
-
-try {
-  const cli = parseCli(argv, process.env);
-  if (cli.help) {
-    process.stdout.write(USAGE);
-  } else {
+async function main(): Promise<void> {
+  // `rkt-api-service cri ...`: the Kubernetes CRI server, with options of its own (never returns)
+  if (argv[0] === 'cri') return (await import('../cri/main')).criMain(argv.slice(1), log);
+  try {
+    const cli = parseCli(argv, process.env);
+    if (cli.help) {
+      process.stdout.write(USAGE);
+      return;
+    }
     const running = cli.mode === 'metadata' ? await runMetadata(cli, log) : await runApi(cli, log);
     let stopping = false;
     const stop = () => {
@@ -29,8 +30,10 @@ try {
     process.on('SIGTERM', stop);
     process.on('SIGINT', stop);
     log.info('ready');
+  } catch (e) {
+    log.error(e);
+    process.exitCode = exitCodeFor(e);
   }
-} catch (e) {
-  log.error(e);
-  process.exitCode = exitCodeFor(e);
 }
+
+void main();

@@ -17,18 +17,21 @@ async function readStdin(): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
-let stdin: Buffer | undefined;
-try {
-  stdin = await readStdin();
-} catch (e) {
-  log.error(e, 'reading stdin');
-  process.stdout.write(`${JSON.stringify(cniErrorResult(CniErrorCodes.ioFailure, 'failed to read network config from stdin', String(e)))}\n`);
-  process.exitCode = 1;
-}
-if (stdin !== undefined) {
+async function main(): Promise<void> {
+  let stdin: Buffer | undefined;
+  try {
+    stdin = await readStdin();
+  } catch (e) {
+    log.error(e, 'reading stdin');
+    process.stdout.write(`${JSON.stringify(cniErrorResult(CniErrorCodes.ioFailure, 'failed to read network config from stdin', String(e)))}\n`);
+    process.exitCode = 1;
+    return;
+  }
   const started = process.hrtime.bigint();
   const out = await runPlugin({ env: restoreCaCertsEnv(process.env), stdin, log });
   log.debug(`${process.env['CNI_COMMAND'] ?? '?'} took ${Number(process.hrtime.bigint() - started) / 1e6} ms`);
   process.stdout.write(out.stdout);
   process.exitCode = out.exitCode;
 }
+
+void main();

@@ -27,7 +27,7 @@ const run = async (fn: () => Promise<number>): Promise<void> => {
   process.exitCode = await fn();
 };
 
-try {
+async function main(): Promise<void> {
   await yargs(hideBin(process.argv))
     .scriptName('rkt-store')
     .option('dir', { type: 'string', default: '/var/lib/rkt', describe: 'rkt data directory (the store is DIR/cas)' })
@@ -75,7 +75,9 @@ try {
     })
     .help()
     .parseAsync();
-} catch (e) {
+}
+
+main().catch((e: unknown) => {
   log.error(e);
   process.exitCode = (e as { name?: string }).name === 'YError' ? EXIT_USAGE : exitCodeFor(e);
-}
+});
