@@ -28,7 +28,6 @@ export { resolveExec, composeEnvironment } from './run/exec';
 export { resolveIdentity, type AppIdentity } from './run/identity';
 export { setupAppFs, enterPrivateMountNamespace, bindSelf, APP_DEVICES, APP_DEV_LINKS, type AppFsSpec, type AppBind } from './run/mounts';
 export { planNetwork, networkMode, readNetnsFile, releaseNetwork, type NetworkPlan, type NetworkMode, type NetworkOptions, type ReleaseOptions } from './run/network';
-export * from './net';
 export { resolveInRoot, ensureMountTarget } from './run/rootfs';
 export { writeRuntimeConfig, readRuntimeConfig, type RuntimeConfig } from './run/runtime-config';
 export { formatInitSpec, formatAppSpec, escapeSpecValue, unescapeSpecValue, INIT_SPEC_VERSION, type InitSpec, type InitApp, type StdioMode } from './run/spec';

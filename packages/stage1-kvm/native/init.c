@@ -48,7 +48,7 @@
 #define EXIT_PATH POD_DIR "/kvm/exit"
 #define CLOCK_PATH POD_DIR "/kvm/clock"
 #define SPEC_MAGIC "rktnetes-kvm-spec"
-#define SPEC_VERSION "1"
+#define SPEC_VERSION "2"
 #define DEFAULT_POD_OPTS "trans=virtio,version=9p2000.L,msize=512000,cache=mmap,access=client"
 #define EXIT_FAILURE_STATUS 254
 #define MAX_RECORD 16384
@@ -253,8 +253,23 @@ struct share {
   const char *tag, *target, *opts;
 };
 
+struct addr {
+  const char *cidr;
+  int prefix_route;
+};
+
+struct route {
+  const char *dst, *gateway; /* gateway "-": on the link */
+};
+
 struct net {
-  const char *mac, *cidr, *gateway;
+  const char *mac, *name; /* name "-": keep the kernel's */
+  long mtu;               /* 0: keep the driver's */
+  struct addr *addrs;
+  int naddrs;
+  struct route *routes;
+  int nroutes;
+  char ifname[IFNAMSIZ]; /* at run time: the current name */
 };
 
 struct spec {
@@ -333,9 +348,27 @@ static void parse_spec(char *buf, size_t len) {
       PUSH(spec.shares, spec.nshares, s);
     } else if (!strcmp(k, "net")) {
       struct net n;
+      memset(&n, 0, sizeof n);
       n.mac = tok_need(&t, "net mac");
-      n.cidr = tok_need(&t, "net address");
-      n.gateway = tok_need(&t, "net gateway");
+      n.name = tok_need(&t, "net name");
+      n.mtu = tok_int(&t, "net mtu");
+      for (;;) {
+        const char *f = tok_need(&t, "net field");
+        if (!strcmp(f, "end")) break;
+        if (!strcmp(f, "addr")) {
+          struct addr a;
+          a.cidr = tok_need(&t, "net address");
+          const char *flag = tok_need(&t, "net address flag");
+          if (strcmp(flag, "route") && strcmp(flag, "noroute")) fatal("spec: unknown address flag %s", flag);
+          a.prefix_route = !strcmp(flag, "route");
+          PUSH(n.addrs, n.naddrs, a);
+        } else if (!strcmp(f, "route")) {
+          struct route r;
+          r.dst = tok_need(&t, "net route");
+          r.gateway = tok_need(&t, "net route gateway");
+          PUSH(n.routes, n.nroutes, r);
+        } else fatal("spec: unknown net field %s", f);
+      }
       PUSH(spec.nets, spec.nnets, n);
     } else if (!strcmp(k, "app")) {
       struct app a;
@@ -435,58 +468,130 @@ static void if_up(int sock, const char *ifname) {
   if (ioctl(sock, SIOCSIFFLAGS, &ifr) != 0) fatal("bring up %s: %s", ifname, strerror(errno));
 }
 
-static void set_addr(int sock, const char *ifname, const char *cidr) {
-  char ip[64];
-  snprintf(ip, sizeof ip, "%s", cidr);
-  char *slash = strchr(ip, '/');
-  long prefix = 32;
-  if (slash) {
-    *slash = 0;
-    if (parse_int(slash + 1, &prefix) != 0 || prefix < 0 || prefix > 32) fatal("bad address %s", cidr);
-  }
+static void if_rename(int sock, char *ifname, const char *to) {
   struct ifreq ifr;
   memset(&ifr, 0, sizeof ifr);
   snprintf(ifr.ifr_name, IFNAMSIZ, "%s", ifname);
+  snprintf(ifr.ifr_newname, IFNAMSIZ, "%s", to);
+  if (ioctl(sock, SIOCSIFNAME, &ifr) != 0) fatal("rename interface %s to %s: %s", ifname, to, strerror(errno));
+  snprintf(ifname, IFNAMSIZ, "%s", to);
+}
+
+static void if_mtu(int sock, const char *ifname, long mtu) {
+  struct ifreq ifr;
+  memset(&ifr, 0, sizeof ifr);
+  snprintf(ifr.ifr_name, IFNAMSIZ, "%s", ifname);
+  ifr.ifr_mtu = (int)mtu;
+  if (ioctl(sock, SIOCSIFMTU, &ifr) != 0) fatal("set the MTU of %s to %ld: %s", ifname, mtu, strerror(errno));
+}
+
+/* Parses "a.b.c.d/n" (no prefix: /32) into an address and a prefix length. */
+static void parse_cidr(const char *cidr, struct in_addr *addr, long *prefix) {
+  char ip[64];
+  snprintf(ip, sizeof ip, "%s", cidr);
+  char *slash = strchr(ip, '/');
+  *prefix = 32;
+  if (slash) {
+    *slash = 0;
+    if (parse_int(slash + 1, prefix) != 0 || *prefix < 0 || *prefix > 32) fatal("bad address %s", cidr);
+  }
+  if (inet_pton(AF_INET, ip, addr) != 1) fatal("bad address %s", cidr);
+}
+
+static in_addr_t mask_of(long prefix) { return prefix ? htonl(~0u << (32 - prefix)) : 0; }
+
+/* Sets an address on `ifname` (`label`: the interface, or an alias "<if>:<n>" for a second one). */
+static void set_addr(int sock, const char *label, const char *cidr) {
+  struct in_addr a;
+  long prefix;
+  parse_cidr(cidr, &a, &prefix);
+  struct ifreq ifr;
+  memset(&ifr, 0, sizeof ifr);
+  snprintf(ifr.ifr_name, IFNAMSIZ, "%s", label);
   struct sockaddr_in *sin = (struct sockaddr_in *)&ifr.ifr_addr;
   sin->sin_family = AF_INET;
-  if (inet_pton(AF_INET, ip, &sin->sin_addr) != 1) fatal("bad address %s", cidr);
-  if (ioctl(sock, SIOCSIFADDR, &ifr) != 0) fatal("set address %s on %s: %s", cidr, ifname, strerror(errno));
-  sin->sin_addr.s_addr = prefix ? htonl(~0u << (32 - prefix)) : 0;
-  if (ioctl(sock, SIOCSIFNETMASK, &ifr) != 0) fatal("set netmask of %s: %s", ifname, strerror(errno));
+  sin->sin_addr = a;
+  if (ioctl(sock, SIOCSIFADDR, &ifr) != 0) fatal("set address %s on %s: %s", cidr, label, strerror(errno));
+  sin->sin_addr.s_addr = mask_of(prefix);
+  if (ioctl(sock, SIOCSIFNETMASK, &ifr) != 0) fatal("set netmask of %s: %s", label, strerror(errno));
 }
 
-static void add_default_route(int sock, const char *gateway) {
+/* Adds (or with `del`, deletes) the route to `dst` ("default" or a.b.c.d/n) on `ifname`. */
+static void change_route(int sock, const char *ifname, const char *dst, const char *gateway, int del) {
   struct rtentry rt;
   memset(&rt, 0, sizeof rt);
-  struct sockaddr_in *gw = (struct sockaddr_in *)&rt.rt_gateway, *dst = (struct sockaddr_in *)&rt.rt_dst, *mask = (struct sockaddr_in *)&rt.rt_genmask;
-  gw->sin_family = dst->sin_family = mask->sin_family = AF_INET;
-  if (inet_pton(AF_INET, gateway, &gw->sin_addr) != 1) fatal("bad gateway %s", gateway);
-  rt.rt_flags = RTF_UP | RTF_GATEWAY;
-  if (ioctl(sock, SIOCADDRT, &rt) != 0) fatal("add default route via %s: %s", gateway, strerror(errno));
+  struct sockaddr_in *gw = (struct sockaddr_in *)&rt.rt_gateway, *d = (struct sockaddr_in *)&rt.rt_dst, *mask = (struct sockaddr_in *)&rt.rt_genmask;
+  gw->sin_family = d->sin_family = mask->sin_family = AF_INET;
+  long prefix = 0;
+  if (strcmp(dst, "default")) {
+    parse_cidr(dst, &d->sin_addr, &prefix);
+    mask->sin_addr.s_addr = mask_of(prefix);
+    d->sin_addr.s_addr &= mask->sin_addr.s_addr;
+  }
+  rt.rt_flags = RTF_UP | (prefix == 32 ? RTF_HOST : 0);
+  if (gateway && strcmp(gateway, "-")) {
+    if (inet_pton(AF_INET, gateway, &gw->sin_addr) != 1) fatal("bad gateway %s", gateway);
+    rt.rt_flags |= RTF_GATEWAY;
+  }
+  char dev[IFNAMSIZ];
+  snprintf(dev, sizeof dev, "%s", ifname);
+  rt.rt_dev = dev;
+  if (ioctl(sock, del ? SIOCDELRT : SIOCADDRT, &rt) != 0 && !(del && errno == ESRCH))
+    fatal("%s route %s via %s on %s: %s", del ? "delete" : "add", dst, gateway ? gateway : "-", ifname, strerror(errno));
 }
 
+/* Waits up to 5 s for the NIC with MAC address `mac` to appear; its name goes to `ifname`. */
+static void find_nic(const char *mac, char *ifname) {
+  *ifname = 0;
+  for (int tries = 0; !*ifname && tries < 1000; tries++) {
+    DIR *d = opendir("/sys/class/net");
+    struct dirent *e;
+    while (d && (e = readdir(d))) {
+      char m[64];
+      if (e->d_name[0] != '.' && mac_of(e->d_name, m, sizeof m) == 0 && !strcasecmp(m, mac) && strlen(e->d_name) < IFNAMSIZ) memcpy(ifname, e->d_name, strlen(e->d_name) + 1);
+    }
+    if (d) closedir(d);
+    if (!*ifname) usleep(5000);
+  }
+  if (!*ifname) fatal("no network interface with address %s", mac);
+}
+
+/*
+ * Configures the NICs as the spec says: each found by its MAC address and renamed (in two
+ * rounds, since the kernel's names may be the wanted names of other NICs), its MTU, its
+ * addresses (a second one as an alias), up, the subnet routes the pod's namespace does not
+ * have deleted, then its routes in order.
+ */
 static void setup_network(void) {
   int sock = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
   if (sock < 0) fatal("socket: %s", strerror(errno));
   if_up(sock, "lo");
   for (int i = 0; i < spec.nnets; i++) {
     struct net *n = &spec.nets[i];
-    char ifname[IFNAMSIZ] = "";
-    for (int tries = 0; !*ifname && tries < 1000; tries++) {
-      DIR *d = opendir("/sys/class/net");
-      struct dirent *e;
-      while (d && (e = readdir(d))) {
-        char mac[64];
-        if (e->d_name[0] != '.' && mac_of(e->d_name, mac, sizeof mac) == 0 && !strcasecmp(mac, n->mac) && strlen(e->d_name) < IFNAMSIZ) memcpy(ifname, e->d_name, strlen(e->d_name) + 1);
-      }
-      if (d) closedir(d);
-      if (!*ifname) usleep(5000);
+    find_nic(n->mac, n->ifname);
+    if (strcmp(n->name, "-") && strcmp(n->name, n->ifname)) {
+      char tmp[IFNAMSIZ];
+      snprintf(tmp, sizeof tmp, "rktnic%d", i % 1000);
+      if_rename(sock, n->ifname, tmp);
     }
-    if (!*ifname) fatal("no network interface with address %s", n->mac);
-    if (strcmp(n->cidr, "-")) set_addr(sock, ifname, n->cidr);
-    if_up(sock, ifname);
-    if (strcmp(n->gateway, "-")) add_default_route(sock, n->gateway);
-    dbg("interface %s (%s) up", ifname, n->mac);
+  }
+  for (int i = 0; i < spec.nnets; i++) {
+    struct net *n = &spec.nets[i];
+    if (strcmp(n->name, "-") && strcmp(n->name, n->ifname)) if_rename(sock, n->ifname, n->name);
+    if (n->mtu > 0) if_mtu(sock, n->ifname, n->mtu);
+    for (int j = 0; j < n->naddrs; j++) {
+      char label[IFNAMSIZ];
+      if (j == 0) snprintf(label, sizeof label, "%s", n->ifname);
+      else snprintf(label, sizeof label, "%.*s:%d", IFNAMSIZ - 5, n->ifname, j % 100);
+      set_addr(sock, label, n->addrs[j].cidr);
+    }
+    if_up(sock, n->ifname);
+    for (int j = 0; j < n->naddrs; j++) {
+      if (n->addrs[j].prefix_route) continue;
+      change_route(sock, n->ifname, n->addrs[j].cidr, NULL, 1);
+    }
+    for (int j = 0; j < n->nroutes; j++) change_route(sock, n->ifname, n->routes[j].dst, n->routes[j].gateway, 0);
+    dbg("interface %s (%s) up", n->ifname, n->mac);
   }
   close(sock);
 }

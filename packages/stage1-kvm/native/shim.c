@@ -1,7 +1,7 @@
 /*
  * pod-shim: the host process of a stage1-kvm pod, between the run entrypoint and qemu.
  *
- *   pod-shim --ctl-fd=N --ppid-file=PATH --exit-file=PATH [--own-pgrp] -- QEMU [ARGS...]
+ *   pod-shim --ctl-fd=N --ppid-file=PATH --exit-file=PATH [--own-pgrp] [--netns=PATH] -- QEMU [ARGS...]
  *
  * The run entrypoint (Node) execs this program, which stays as small as a process can be:
  * it forks qemu with one end of a socket pair on fd N (qemu's chardev for the guest's rkt.ctl
@@ -15,6 +15,9 @@
  * the shim (and becomes a graceful stop) instead of ending qemu at once; not for interactive
  * pods, where qemu reads the terminal (a background process group would be stopped by SIGTTIN).
  *
+ * With --netns, qemu runs in that network namespace (the pod's, where its tap devices are); the
+ * shim itself stays in the caller's.
+ *
  * Exit status: the pod's status from --exit-file; else 128 + n when qemu was killed by signal n
  * or the shim was asked to stop by signal n; else 254 (qemu failed, or the guest wrote nothing).
  */
@@ -25,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -64,7 +68,7 @@ static int read_status(const char *path) {
 
 int main(int argc, char **argv) {
   int ctl_fd = -1;
-  const char *ppid_file = NULL, *exit_file = NULL;
+  const char *ppid_file = NULL, *exit_file = NULL, *netns = NULL;
   int own_pgrp = 0;
   int i = 1;
   for (; i < argc; i++) {
@@ -76,13 +80,14 @@ int main(int argc, char **argv) {
     else if (!strncmp(argv[i], "--ppid-file=", 12)) ppid_file = argv[i] + 12;
     else if (!strncmp(argv[i], "--exit-file=", 12)) exit_file = argv[i] + 12;
     else if (!strcmp(argv[i], "--own-pgrp")) own_pgrp = 1;
+    else if (!strncmp(argv[i], "--netns=", 8)) netns = argv[i] + 8;
     else {
       fprintf(stderr, "stage1-kvm pod-shim: unknown argument %s\n", argv[i]);
       return EXIT_FAILURE_STATUS;
     }
   }
   if (ctl_fd < 3 || !ppid_file || !exit_file || i >= argc) {
-    fprintf(stderr, "usage: pod-shim --ctl-fd=N --ppid-file=PATH --exit-file=PATH [--own-pgrp] -- QEMU [ARGS...]\n");
+    fprintf(stderr, "usage: pod-shim --ctl-fd=N --ppid-file=PATH --exit-file=PATH [--own-pgrp] [--netns=PATH] -- QEMU [ARGS...]\n");
     return EXIT_FAILURE_STATUS;
   }
   unlink(exit_file);
@@ -104,6 +109,14 @@ int main(int argc, char **argv) {
     if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent) _exit(EXIT_FAILURE_STATUS);
     if (dup2(sv[1], ctl_fd) < 0) _exit(EXIT_FAILURE_STATUS);
     if (own_pgrp) setpgid(0, 0);
+    if (netns) {
+      int fd = open(netns, O_RDONLY | O_CLOEXEC);
+      if (fd < 0 || setns(fd, CLONE_NEWNET) != 0) {
+        fprintf(stderr, "stage1-kvm pod-shim: join network namespace %s: %s\n", netns, strerror(errno));
+        _exit(EXIT_FAILURE_STATUS);
+      }
+      close(fd);
+    }
     sigprocmask(SIG_SETMASK, &old, NULL);
     execv(argv[i], argv + i);
     fprintf(stderr, "stage1-kvm pod-shim: exec %s: %s\n", argv[i], strerror(errno));

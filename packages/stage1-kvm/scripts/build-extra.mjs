@@ -4,14 +4,17 @@
 // - kvm/pod-shim and the guest init, compiled here from native/ with `gcc -static`;
 // - kvm/vmlinux and kvm/initrd (the init and the modules as a cpio newc archive), from the
 //   kernel cache scripts/kvm-assets.sh prepares ($RKTNETES_KVM_ASSETS, default
-//   /var/cache/rktnetes/kvm/current).
+//   /var/cache/rktnetes/kvm/current);
+// - the built-in networks (etc/rkt/net.d) and CNI plugin (usr/lib/rkt/plugins/net/cni-bridge),
+//   the same as stage1-coreos's (packages/pod-net/scripts/stage1-image.mjs).
 // Without gcc or the kernel cache the image is still written, without those parts, and the
 // run entrypoint says what is missing: a build must not need the network.
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { makeAci } from '../../../tools/make-aci.mjs';
+import { bundleCompanions, makeAci } from '../../../tools/make-aci.mjs';
+import { podNetImageEntries } from '../../pod-net/scripts/stage1-image.mjs';
 import { cpioNewc } from './cpio.mjs';
 
 const pkg = JSON.parse(readFileSync('package.json', 'utf8'));
@@ -83,7 +86,9 @@ const koffiFiles = ['package.json', 'index.js', 'LICENSE.txt', 'build/koffi/linu
 
 await makeAci('dist/stage1-kvm.aci', manifest, [
   { path: 'stage1-kvm.mjs', source: 'dist/stage1-kvm.mjs', mode: 0o755 },
+  ...bundleCompanions('dist/stage1-kvm.mjs'),
   ...ENTRYPOINTS.map((ep) => ({ path: ep, type: 'symlink', target: 'stage1-kvm.mjs' })),
   ...koffiFiles.map((f) => ({ path: `node_modules/koffi/${f}`, source: join(koffiDir, f), mode: f.endsWith('.node') ? 0o755 : 0o644 })),
   ...vmEntries,
+  ...podNetImageEntries(),
 ]);

@@ -6,6 +6,7 @@ import { writeSync } from 'node:fs';
 import { basename } from 'node:path';
 import { usageError } from '@rktnetes/errors';
 import { createLogger, type Logger } from '@rktnetes/log';
+import type { CommandRunner } from '@rktnetes/pod-net';
 import type { Sys } from '@rktnetes/sys';
 
 /** The context of one entrypoint invocation. */
@@ -18,6 +19,8 @@ export interface EntrypointContext {
   log: Logger;
   /** `performance.now()` when the program's own code started (run reports its cost) */
   startedAt?: number;
+  /** runs the networking helpers (CNI plugins, ip, tc, iptables); default: for real (tests fake it) */
+  run?: CommandRunner;
 }
 
 /** The entrypoints of the kvm image (annotations `coreos.com/rkt/stage1/<name>` = `/<name>`). */

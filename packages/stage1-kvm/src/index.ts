@@ -19,6 +19,8 @@ export {
   type GuestStep,
   type GuestShare,
   type GuestNet,
+  type GuestAddress,
+  type GuestRoute,
   type GuestMountFlag,
   type EnterRequest,
 } from './spec';
@@ -48,8 +50,23 @@ export { resolveCredentials, idFromFile, type Credentials } from './credentials'
 export { loadKvmPod, type KvmPod, type KvmApp } from './pod';
 export { appVolumes, type AppVolume } from './volumes';
 export { planPod, applyHostPrep, capabilityMask, SHARE_OPTIONS, POD_VOLUMES_DIR, LOG_DIR, type PodPlan, type PlanOptions, type HostPath } from './plan';
-export { DEFAULT_LOCAL_CONFIG, DEFAULT_BRIDGE, loadNetworks, planNetworks, type VmNic } from './net';
-export { tapName, macAddress, readTapsFile, linkExists, createTap, deleteTap, deleteRecordedTaps, runIp, type TapDevice, type IpRunner } from './tap';
+export {
+  kvmNetworkMode,
+  tapNameOf,
+  networkOf,
+  guestInterfaces,
+  tapWiring,
+  attachTaps,
+  setupKvmNetwork,
+  releaseKvmNetwork,
+  type KvmNetMode,
+  type KvmNetwork,
+  type KvmNetworkOptions,
+  type KvmReleaseOptions,
+  type VmNic,
+  type VmAddress,
+  type VmRoute,
+} from './net';
 export { FRAME, MAX_FRAME_PAYLOAD, encodeFrame, encodeUint32, FrameDecoder, type Frame } from './channel';
 export { cmdlineOf, isPodQemu, isShim, podProcesses, signalProcess, type PodProcesses } from './procs';
 export { STOP_TIMEOUT_MS, findStage1Assets, freeFds, prepareKvmRun, kvmRun, type KvmExec, type Stage1Assets } from './run';

@@ -30,8 +30,6 @@ export const POD_KVM_FILES = {
   qemuPid: `${POD_KVM_DIR}/qemu.pid`,
   /** unix socket qemu listens on for `enter` sessions (relative: socket paths are short) */
   enterSocket: `${POD_KVM_DIR}/enter.sock`,
-  /** tap devices run created, one name per line, for gc */
-  taps: `${POD_KVM_DIR}/taps`,
 } as const;
 
 /** `<pod>/kvm`. */

@@ -237,7 +237,8 @@ class Planner {
     if (resolv === 'host') {
       this.prep.push({ path: join(this.pod.dir, POD_KVM_DIR, 'resolv.conf'), type: 'file', mode: 0o644, copyFrom: join(hostEtc, 'resolv.conf') });
       bind('/etc/resolv.conf', guestPodPath(`${POD_KVM_DIR}/resolv.conf`));
-    } else if (resolv === 'stage0' && existsSync(resolvConfPathIn(stage1Root))) {
+    } else if ((resolv === 'stage0' || resolv === 'default') && existsSync(resolvConfPathIn(stage1Root))) {
+      // stage0's file (--dns...), or by default the first network's DNS settings (pod-net)
       bind('/etc/resolv.conf', guestPodPath('stage1/rootfs/etc/rkt-resolv.conf'));
     }
     if (hosts === 'host') {

@@ -1,7 +1,8 @@
 /**
- * The run entrypoint: plan the pod's VM, prepare the host (mount points, env files, the guest
- * spec, taps) and exec the shim, which starts qemu. Node does not stay: after the exec the shim
- * (holding the pod lock, reporting itself in `ppid`) and its only child qemu are the pod.
+ * The run entrypoint: set up the pod's networks, plan the pod's VM, prepare the host (mount
+ * points, env files, the guest spec) and exec the shim, which starts qemu (in the pod's network
+ * namespace). Node does not stay: after the exec the shim (holding the pod lock, reporting
+ * itself in `ppid`) and its only child qemu are the pod.
  */
 import { accessSync, constants as fsConstants, fstatSync, mkdirSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -17,14 +18,13 @@ import { hasCode, userError } from '@rktnetes/errors';
 import { DEFAULT_DNS_CONF_MODE, lockFdFromEnv, parseRunArgs, type RunArgs } from '@rktnetes/stage1-abi';
 import type { EntrypointContext } from './context';
 import { IMAGE_INITRD, IMAGE_KERNEL, IMAGE_SHIM, POD_KVM_FILES, podKvmDir, podKvmPath } from './layout';
-import { planNetworks, type VmNic } from './net';
+import { type KvmNetwork, releaseKvmNetwork, setupKvmNetwork } from './net';
 import { LOG_DIR, SHARE_OPTIONS, applyHostPrep, planPod, type PodPlan } from './plan';
 import { loadKvmPod, type KvmPod } from './pod';
 import { chooseAccel, findFirmware, findQemu, kernelCommandLine, qemuArgs } from './qemu';
 import { vmSize, type VmSize } from './resources';
 import { serializeGuestSpec, type GuestSpec } from './spec';
 import { prepareHostStreams } from './stdio';
-import { createTap } from './tap';
 
 /** Milliseconds the guest gives apps between SIGTERM and SIGKILL when the pod stops. */
 export const STOP_TIMEOUT_MS = 10_000;
@@ -111,7 +111,7 @@ export interface KvmExec {
   args: RunArgs;
   pod: KvmPod;
   spec: GuestSpec;
-  nics: VmNic[];
+  network: KvmNetwork;
   size: VmSize;
   lockFd: number;
   path: string;
@@ -121,11 +121,14 @@ export interface KvmExec {
 
 /**
  * Everything run does before the exec: parses the argv, checks the image's VM parts and qemu,
- * loads and plans the pod, removes what an earlier boot left in `<pod>/kvm`, creates the
- * apps' mount points, empty volumes, env files, `rkt/status` and `rkt/log`, writes the guest
- * spec, creates the taps, and chooses how qemu reaches the host's stdio.
+ * loads the pod, sets up its networks (src/net.ts: CNI in the pod's namespace, a tap wired to
+ * each interface), plans the pod, removes what an earlier boot left in `<pod>/kvm`, creates
+ * the apps' mount points, empty volumes, env files, `rkt/status` and `rkt/log`, writes the
+ * guest spec, and chooses how qemu reaches the host's stdio. When anything fails after the
+ * network setup, the networks are torn down again.
  *
- * @throws RktError usage `stage1.args.*`; user `stage1-kvm.*`, `schema.*`; system `stage1-kvm.net.ip`
+ * @throws RktError usage `stage1.args.*`; user `stage1-kvm.*`, `schema.*`, `stage1.net.*`;
+ *   system `stage1-kvm.net.*`, `stage1.net.*`
  */
 export function prepareKvmRun(argv: readonly string[], ctx: EntrypointContext): KvmExec {
   const debug = (m: string) => ctx.log.debug(m);
@@ -137,9 +140,41 @@ export function prepareKvmRun(argv: readonly string[], ctx: EntrypointContext): 
   const assets = findStage1Assets(stage1Rootfs);
   const qemu = findQemu(ctx.env);
   const pod = loadKvmPod(ctx.podDir, args.uuid);
-  const nics = planNetworks(args.net, pod.uuid, args.localConfig);
   const hostname = args.hostname ?? `rkt-${pod.uuid}`;
   if (hostname.length > 64) throw userError('stage1-kvm.hostname', `hostname ${JSON.stringify(hostname)} is longer than 64 characters`);
+  const network = setupKvmNetwork({ pod: pod.dir, uuid: pod.uuid, stage1Root: stage1Rootfs, env: ctx.env, warn: (m) => ctx.log.warn(m), debug, args, exposedPorts: pod.manifest.ports, apps: pod.apps.map((a) => a.app), lockFd, sys: ctx.sys, ...(ctx.run ? { run: ctx.run } : {}) });
+  try {
+    return prepareVm(args, ctx, { pod, hostname, network, lockFd, qemu, assets, stage1Rootfs });
+  } catch (e) {
+    if (network.mode === 'cni') releaseAfterFailure(args, ctx);
+    throw e;
+  }
+}
+
+/** Tears down the networks of a run that failed before or at the exec. */
+function releaseAfterFailure(args: RunArgs, ctx: EntrypointContext): void {
+  const problems = releaseKvmNetwork({
+    pod: ctx.podDir,
+    uuid: args.uuid,
+    stage1Root: stage1RootfsPath(ctx.podDir),
+    ...(args.localConfig !== undefined ? { localConfig: args.localConfig } : {}),
+    sys: ctx.sys,
+    env: ctx.env,
+    debugEnabled: args.debug,
+    warn: (m) => ctx.log.warn(m),
+    debug: (m) => ctx.log.debug(m),
+    ...(ctx.run ? { run: ctx.run } : {}),
+  });
+  for (const p of problems) ctx.log.warn(`cleaning up the network after the failed run: ${p}`);
+}
+
+/** The part of {@link prepareKvmRun} after the network setup. */
+function prepareVm(
+  args: RunArgs,
+  ctx: EntrypointContext,
+  o: { pod: KvmPod; hostname: string; network: KvmNetwork; lockFd: number; qemu: string; assets: Stage1Assets; stage1Rootfs: string },
+): KvmExec {
+  const { pod, hostname, network, lockFd, qemu, assets, stage1Rootfs } = o;
   const plan = planPod(pod, {
     hostname,
     dnsConfMode: args.dnsConfMode ?? DEFAULT_DNS_CONF_MODE,
@@ -159,11 +194,10 @@ export function prepareKvmRun(argv: readonly string[], ctx: EntrypointContext): 
     stopTimeoutMs: STOP_TIMEOUT_MS,
     interactive: args.interactive,
     shares: [],
-    nets: nics.map((n) => ({ mac: n.tap.mac, ...(n.address ? { address: n.address } : {}), ...(n.gateway ? { gateway: n.gateway } : {}) })),
+    nets: network.nics.map((n) => ({ mac: n.mac, name: n.ifName, mtu: n.mtu, addresses: n.addresses, routes: n.routes })),
     apps: plan.apps,
   };
   writeFileAtomicSync(podKvmPath(pod.dir, 'spec'), serializeGuestSpec(spec), 0o640);
-  for (const n of nics) createTap(n.tap, podKvmPath(pod.dir, 'taps'));
 
   const [ctlFd, ...streamFds] = freeFds(3, [lockFd]);
   const streams = prepareHostStreams(ctx.sys, args.interactive, streamFds);
@@ -179,7 +213,7 @@ export function prepareKvmRun(argv: readonly string[], ctx: EntrypointContext): 
     ...(findFirmware() ? { firmware: findFirmware()! } : {}),
     podDir: pod.dir,
     shares: [],
-    nics: nics.map((n) => ({ tap: n.tap.name, mac: n.tap.mac })),
+    nics: network.nics.map((n) => ({ tap: n.tap, mac: n.mac })),
     stdout: streams.stdout,
     stderr: streams.stderr,
     ...(streams.stdin ? { stdin: streams.stdin } : {}),
@@ -193,10 +227,11 @@ export function prepareKvmRun(argv: readonly string[], ctx: EntrypointContext): 
     // ^C on a terminal then reaches the shim only (a graceful stop); qemu must stay in the
     // foreground group when it reads the terminal
     ...(args.interactive ? [] : ['--own-pgrp']),
+    ...(network.netns ? [`--netns=${network.netns}`] : []),
     '--',
     ...qemuArgv,
   ];
-  return { args, pod, spec, nics, size, lockFd, path: assets.shim, argv: shimArgv, keepFds: [lockFd, ...streams.keepFds] };
+  return { args, pod, spec, network, size, lockFd, path: assets.shim, argv: shimArgv, keepFds: [lockFd, ...streams.keepFds] };
 }
 
 /**
@@ -208,10 +243,15 @@ export function kvmRun(argv: readonly string[], ctx: EntrypointContext): never {
   if (ctx.log.debugEnabled) {
     const now = performance.now();
     const own = ctx.startedAt === undefined ? '' : `, ${(now - ctx.startedAt).toFixed(1)} ms in stage1-kvm`;
-    ctx.log.debug(`run: ${x.size.memoryMiB} MiB, ${x.size.cpus} vCPU, ${x.nics.length} NIC; console in ${POD_KVM_FILES.console}`);
+    ctx.log.debug(`run: ${x.size.memoryMiB} MiB, ${x.size.cpus} vCPU, ${x.network.nics.length} NIC; console in ${POD_KVM_FILES.console}`);
     ctx.log.debug(`run: exec ${x.argv.join(' ')}`);
     ctx.log.debug(`run: exec after ${now.toFixed(1)} ms since process start${own}`);
   }
   const env = Object.entries(ctx.env).filter((e): e is [string, string] => e[1] !== undefined && !e[0].startsWith('NODE_'));
-  return ctx.sys.execve(x.path, x.argv, Object.fromEntries(env), { keepFds: x.keepFds });
+  try {
+    return ctx.sys.execve(x.path, x.argv, Object.fromEntries(env), { keepFds: x.keepFds });
+  } catch (e) {
+    if (x.network.mode === 'cni') releaseAfterFailure(x.args, ctx);
+    throw e;
+  }
 }

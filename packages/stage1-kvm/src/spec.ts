@@ -4,7 +4,7 @@
  * of message sent over the enter channel.
  *
  * Format: a sequence of strings, each terminated by a NUL byte (strings cannot contain NUL).
- * The spec starts with `rktnetes-kvm-spec`, `1`, then fields, each a keyword and its values:
+ * The spec starts with `rktnetes-kvm-spec`, `2`, then fields, each a keyword and its values:
  *
  * | Field | Values |
  * | --- | --- |
@@ -12,7 +12,7 @@
  * | `stop-timeout` | milliseconds between SIGTERM and SIGKILL when stopping |
  * | `interactive` | (none): open the rkt.stdin port |
  * | `share` | 9p tag, guest mount point, mount options (mounted before the apps) |
- * | `net` | MAC address, `address/prefix` or `-`, gateway or `-` |
+ * | `net` | MAC address, interface name or `-`, MTU or `0`, then net fields up to `end` |
  * | `app` | name, then app fields up to `end` |
  *
  * App fields: `root`, `path` (the program, inside the root), `arg` (repeated, argv[0] first),
@@ -21,6 +21,10 @@
  * `status` (guest path of its status file), `log` (guest path of its log), `mount` (fstype or
  * `-`, source, target, comma-separated flags among bind, rec, ro, nosuid, nodev, noexec or `-`,
  * data or `-`) and `devnodes` (a directory to fill with a minimal /dev), both in order.
+ *
+ * Net fields: `addr` (`a.b.c.d/prefix`, then `route`, or `noroute` when the guest must delete
+ * the subnet route its kernel adds with the address) and `route` (`default` or
+ * `a.b.c.d/prefix`, gateway or `-` for a route on the link), each repeated, in order.
  */
 import { internalError } from '@rktnetes/errors';
 import type { EnvEntry } from '@rktnetes/common';
@@ -28,7 +32,7 @@ import type { EnvEntry } from '@rktnetes/common';
 /** First string of every spec. */
 export const SPEC_MAGIC = 'rktnetes-kvm-spec';
 /** The spec format version the guest init understands. */
-export const SPEC_VERSION = '1';
+export const SPEC_VERSION = '2';
 
 /** Mount flags the guest init knows. */
 export type GuestMountFlag = 'bind' | 'rec' | 'ro' | 'nosuid' | 'nodev' | 'noexec';
@@ -73,12 +77,32 @@ export interface GuestShare {
   options: string;
 }
 
+/** An IPv4 address of a guest interface. */
+export interface GuestAddress {
+  /** `a.b.c.d/prefix` */
+  cidr: string;
+  /** keep the subnet route the guest kernel adds with the address (default true) */
+  prefixRoute?: boolean;
+}
+
+/** An IPv4 route of a guest interface. */
+export interface GuestRoute {
+  /** `default` or `a.b.c.d/prefix` */
+  dst: string;
+  /** absent: a route on the link */
+  gateway?: string;
+}
+
 /** A network interface, found in the guest by its MAC address. */
 export interface GuestNet {
   mac: string;
-  /** `a.b.c.d/prefix` */
-  address?: string;
-  gateway?: string;
+  /** the name the guest gives it (default: the kernel's) */
+  name?: string;
+  /** default: the driver's */
+  mtu?: number;
+  addresses: GuestAddress[];
+  /** added in this order, after every address */
+  routes: GuestRoute[];
 }
 
 /** What the guest init runs. */
@@ -151,7 +175,12 @@ export function serializeGuestSpec(spec: GuestSpec): Buffer {
   if (spec.stopTimeoutMs !== undefined) t.push('stop-timeout', String(Math.max(0, Math.round(spec.stopTimeoutMs))));
   if (spec.interactive) t.push('interactive');
   for (const s of spec.shares) t.push('share', s.tag, s.target, s.options);
-  for (const n of spec.nets) t.push('net', n.mac, dash(n.address), dash(n.gateway));
+  for (const n of spec.nets) {
+    t.push('net', n.mac, dash(n.name), String(n.mtu ?? 0));
+    for (const a of n.addresses) t.push('addr', a.cidr, a.prefixRoute === false ? 'noroute' : 'route');
+    for (const r of n.routes) t.push('route', r.dst, dash(r.gateway));
+    t.push('end');
+  }
   for (const a of spec.apps) t.push(...appTokens(a));
   return encodeTokens(t);
 }
@@ -190,9 +219,22 @@ export function parseGuestSpec(buf: Uint8Array): GuestSpec {
     else if (k === 'share') spec.shares.push({ tag: next('tag'), target: next('target'), options: next('options') });
     else if (k === 'net') {
       const mac = next('mac');
-      const address = undash(next('address'));
-      const gateway = undash(next('gateway'));
-      spec.nets.push({ mac, ...(address ? { address } : {}), ...(gateway ? { gateway } : {}) });
+      const name = undash(next('name'));
+      const mtu = num('mtu');
+      const n: GuestNet = { mac, ...(name ? { name } : {}), ...(mtu ? { mtu } : {}), addresses: [], routes: [] };
+      for (let f = next('net field'); f !== 'end'; f = next('net field')) {
+        if (f === 'addr') {
+          const cidr = next('address');
+          const flag = next('address flag');
+          if (flag !== 'route' && flag !== 'noroute') throw bad(`unknown address flag ${flag}`);
+          n.addresses.push({ cidr, ...(flag === 'noroute' ? { prefixRoute: false } : {}) });
+        } else if (f === 'route') {
+          const dst = next('route');
+          const gateway = undash(next('gateway'));
+          n.routes.push({ dst, ...(gateway ? { gateway } : {}) });
+        } else throw bad(`unknown net field ${f}`);
+      }
+      spec.nets.push(n);
     } else if (k === 'app') {
       const a: GuestApp = { name: next('app name'), root: '', path: '', argv: [], env: [], cwd: '/', uid: 0, gid: 0, groups: [], statusPath: '', steps: [] };
       for (let f = next('app field'); f !== 'end'; f = next('app field')) {

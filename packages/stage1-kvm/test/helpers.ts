@@ -45,7 +45,7 @@ export async function ensureKvmAci(): Promise<string> {
   } catch {
     // not built yet
   }
-  const inputs = ['src', 'native', 'scripts'].map((d) => newestMtime(join(PKG_DIR, d)));
+  const inputs = ['src', 'native', 'scripts', '../pod-net/src', '../pod-net/scripts'].map((d) => newestMtime(join(PKG_DIR, d)));
   if (existsSync(ASSETS_DIR)) inputs.push(newestMtime(join(ASSETS_DIR, '.complete')));
   if (built <= Math.max(...inputs)) await runCommandOk(process.execPath, ['../../tools/build.mjs'], { cwd: PKG_DIR });
   return KVM_ACI;
@@ -196,18 +196,6 @@ export function readPpid(pod: Pick<TestPod, 'dir'>): number | undefined {
   const text = readFileTolerantSync(join(pod.dir, 'ppid'));
   return text === undefined || text.trim() === '' ? undefined : Number(text.trim());
 }
-
-/** Host links whose name starts with `prefix` (tap devices of a pod: `tap<11 hex of uuid>`). */
-export function linksWithPrefix(prefix: string): string[] {
-  const r = spawnSync('ip', ['-o', 'link', 'show'], { encoding: 'utf8' });
-  return (r.stdout ?? '')
-    .split('\n')
-    .map((l) => /^\d+:\s+([^:@\s]+)/.exec(l)?.[1])
-    .filter((n): n is string => !!n && n.startsWith(prefix));
-}
-
-/** The tap name prefix of a pod. */
-export const tapPrefix = (uuid: string) => `tap${uuid.replace(/-/g, '').slice(0, 11)}`;
 
 /** Processes (pid and argv[0]) whose command line mentions `needle`. */
 export function processesMentioning(needle: string): string[] {

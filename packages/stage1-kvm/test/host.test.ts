@@ -7,9 +7,7 @@ import {
   chooseInputStream,
   chooseOutputStream,
   cmdlineOf,
-  createTap,
   debugRequested,
-  deleteRecordedTaps,
   encodeFrame,
   encodeUint32,
   entrypointOf,
@@ -17,12 +15,7 @@ import {
   freeFds,
   isPodQemu,
   isShim,
-  macAddress,
-  planNetworks,
-  readTapsFile,
-  tapName,
   vmSize,
-  type IpRunner,
 } from '@rktnetes/stage1-kvm';
 import { tmpDir } from '@rktnetes/testkit';
 // @ts-expect-error a build script in JavaScript, without types
@@ -89,85 +82,6 @@ test('frames: type, big-endian length, payload; the decoder handles split chunks
   t.is(d.pending, 0);
   t.deepEqual(d.push(encodeFrame(FRAME.stdinClosed)).map((f) => [f.type, f.payload.length]), [['C', 0]]);
   t.throws(() => encodeFrame('XY'));
-});
-
-test('tap names fit IFNAMSIZ and MAC addresses are local unicast, both stable per pod', (t) => {
-  t.is(tapName(UUID, 0), 'tapabcdef012340');
-  t.true(tapName(UUID, 9).length <= 15);
-  t.throws(() => tapName(UUID, 10), { message: /at most 10/ });
-  const mac = macAddress(UUID, 0);
-  t.regex(mac, /^02(:[0-9a-f]{2}){5}$/);
-  t.is(macAddress(UUID, 0), mac);
-  t.not(macAddress(UUID, 1), mac);
-});
-
-/** A fake `ip`: links in a set, every call recorded. */
-function fakeIp(links: Set<string>): { ip: IpRunner; calls: string[] } {
-  const calls: string[] = [];
-  const ip: IpRunner = (args) => {
-    calls.push(args.join(' '));
-    const [obj, verb] = args;
-    const dev = args[args.indexOf('dev') + 1] ?? args[args.indexOf('name') + 1]!;
-    if (obj === 'link' && verb === 'show') return { status: links.has(dev) ? 0 : 1, stderr: links.has(dev) ? '' : 'Device does not exist.' };
-    if ((obj === 'tuntap' && verb === 'add') || (obj === 'link' && verb === 'add')) links.add(dev);
-    if (obj === 'tuntap' && verb === 'del') links.delete(dev);
-    return { status: 0, stderr: '' };
-  };
-  return { ip, calls };
-}
-
-test('createTap records the tap, creates it, creates a missing bridge and enslaves the tap', async (t) => {
-  const dir = await tmpDir('kvm-tap', t);
-  const taps = join(dir, 'kvm', 'taps');
-  const { ip, calls } = fakeIp(new Set());
-  createTap({ name: 'tapx0', mac: '02:00:00:00:00:01', bridge: 'br9' }, taps, ip);
-  t.deepEqual(readTapsFile(taps), ['tapx0']);
-  t.deepEqual(calls, [
-    'tuntap add dev tapx0 mode tap',
-    'link show dev br9',
-    'link add name br9 type bridge',
-    'link set dev br9 up',
-    'link set dev tapx0 master br9',
-    'link set dev tapx0 up',
-  ]);
-});
-
-test('deleteRecordedTaps deletes the recorded taps still there and is idempotent', async (t) => {
-  const dir = await tmpDir('kvm-tap', t);
-  const taps = join(dir, 'taps');
-  writeFileSync(taps, 'tapa0\ntapb0\n');
-  const links = new Set(['tapa0']);
-  const { ip } = fakeIp(links);
-  t.deepEqual(deleteRecordedTaps(taps, ip), ['tapa0']);
-  t.false(links.has('tapa0'));
-  t.deepEqual(deleteRecordedTaps(taps, ip), []);
-});
-
-test('planNetworks: none is loopback only; host and the CNI-only networks are refused', (t) => {
-  t.deepEqual(planNetworks([{ name: 'none' }], UUID, '/nonexistent'), []);
-  t.throws(() => planNetworks(undefined, UUID), { message: /cannot use the host network/ });
-  t.throws(() => planNetworks([{ name: 'host' }], UUID), { message: /cannot use the host network/ });
-  t.throws(() => planNetworks([{ name: 'none' }, { name: 'x' }], UUID), { message: /cannot be combined/ });
-  for (const name of ['default', 'default-restricted', 'all']) {
-    t.throws(() => planNetworks([{ name }], UUID, '/nonexistent'), { message: new RegExp(`does not implement --net=${name} yet`) });
-  }
-  t.throws(() => planNetworks([{ name: 'nope' }], UUID, '/nonexistent'), { message: /not configured/ });
-});
-
-test('planNetworks: a bridge network gets a tap on its bridge, addresses from IP= and GW=', async (t) => {
-  const dir = await tmpDir('kvm-net', t);
-  mkdirSync(join(dir, 'net.d'));
-  writeFileSync(join(dir, 'net.d', '10-a.conf'), JSON.stringify({ cniVersion: '0.4.0', name: 'lan', type: 'bridge', bridge: 'br-lan', ipam: { type: 'host-local', subnet: '10.1.0.0/16', gateway: '10.1.0.1' } }));
-  writeFileSync(join(dir, 'net.d', '20-b.conflist'), JSON.stringify({ cniVersion: '0.4.0', name: 'plain', plugins: [{ type: 'bridge' }] }));
-  writeFileSync(join(dir, 'net.d', '30-c.conf'), JSON.stringify({ cniVersion: '0.4.0', name: 'mac', type: 'macvlan', master: 'eth0' }));
-  writeFileSync(join(dir, 'net.d', '40-junk.conf'), 'not json');
-  const nics = planNetworks([{ name: 'lan', args: 'IP=10.1.2.3' }, { name: 'plain', args: 'IP=192.168.5.5/28;GW=192.168.5.1' }], UUID, dir);
-  t.deepEqual(nics, [
-    { network: 'lan', tap: { name: tapName(UUID, 0), mac: macAddress(UUID, 0), bridge: 'br-lan' }, address: '10.1.2.3/16', gateway: '10.1.0.1' },
-    { network: 'plain', tap: { name: tapName(UUID, 1), mac: macAddress(UUID, 1), bridge: 'cni0' }, address: '192.168.5.5/28', gateway: '192.168.5.1' },
-  ]);
-  t.deepEqual(planNetworks([{ name: 'plain' }], UUID, dir)[0]!.address, undefined);
-  t.throws(() => planNetworks([{ name: 'mac' }], UUID, dir), { message: /only attaches VMs to bridge networks/ });
 });
 
 test('the pod processes are recognised by their command lines', async (t) => {

@@ -4,9 +4,10 @@
  */
 import test from 'ava';
 import { chmodSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { appDir, appEnvPath, newPodUUID, podDir, podManifestPath, stage1RootfsPath } from '@rktnetes/common';
 import { hasCode } from '@rktnetes/errors';
+import type { CommandRunner } from '@rktnetes/pod-net';
 import { podManifest, serializePodManifest, type PodManifestInput } from '@rktnetes/schema';
 import {
   applyHostPrep,
@@ -21,7 +22,6 @@ import {
   prepareKvmRun,
   resolveCredentials,
   resolveInRoot,
-  type IpRunner,
   type PlanOptions,
 } from '@rktnetes/stage1-kvm';
 import { MS_BIND, MS_RDONLY, MS_REC, MS_REMOUNT, recordingSys } from '@rktnetes/sys';
@@ -235,25 +235,35 @@ test('run refuses what a VM cannot do and says when the image lacks its kernel',
   t.true(hasCode(t.throws(() => prepareKvmRun(['--net=none', pod.uuid], { ...ctx, env: {} })), 'stage1.lock-fd.missing'));
 });
 
-test('gc deletes the recorded taps, is idempotent, and stop reports a pod that is not running', async (t) => {
+test('gc tears down the recorded networks, is idempotent, and stop reports a pod that is not running', async (t) => {
   const pod = await fakePod(t, { a: sh('true') });
-  mkdirSync(join(pod.dir, 'kvm'));
-  writeFileSync(join(pod.dir, 'kvm', 'taps'), 'tapgone0\ntaphere0\n');
+  // what run leaves: a network joined through a plugin of the image, a namespace (here a plain
+  // file in the pod directory, which the recording Sys "unmounts")
+  const s1 = stage1RootfsPath(pod.dir);
+  mkdirSync(join(s1, 'usr/lib/rkt/plugins/net'), { recursive: true });
+  writeFileSync(join(s1, 'usr/lib/rkt/plugins/net/fake'), '', { mode: 0o755 });
+  mkdirSync(join(pod.dir, 'net'));
+  writeFileSync(join(pod.dir, 'net', '99-default.conf'), JSON.stringify({ cniVersion: '1.0.0', name: 'default', type: 'fake' }));
+  writeFileSync(join(pod.dir, 'net-info.json'), JSON.stringify([{ netName: 'default', netConf: 'net/99-default.conf', pluginPath: 'stage1/rootfs/usr/lib/rkt/plugins/net/fake', ifName: 'eth0', ip: '172.16.28.9', args: '', mask: '255.255.255.0' }]));
+  writeFileSync(join(pod.dir, 'netns'), join(pod.dir, 'ns'));
+  writeFileSync(join(pod.dir, 'ns'), '');
   const calls: string[] = [];
-  const links = new Set(['taphere0']);
-  const ip: IpRunner = (args) => {
-    calls.push(args.join(' '));
-    const dev = args[args.indexOf('dev') + 1]!;
-    if (args[1] === 'show') return { status: links.has(dev) ? 0 : 1, stderr: '' };
-    links.delete(dev);
-    return { status: 0, stderr: '' };
+  const run: CommandRunner = (file, args, o = {}) => {
+    calls.push(o.env?.['CNI_COMMAND'] ? `${basename(file)} ${o.env['CNI_COMMAND']} ${o.env['CNI_IFNAME']}` : `${basename(file)} ${args.join(' ')}`);
+    return { status: 0, stdout: '', stderr: '' };
   };
-  const ctx = { sys: recordingSys(), podDir: pod.dir, env: {}, log: kvmLogger(false) };
-  const r = await kvmGc([pod.uuid], ctx, ip);
-  t.deepEqual(r, { killed: [], taps: ['taphere0'], unmounted: [] });
-  t.true(calls.includes('tuntap del dev taphere0 mode tap'));
-  t.false(existsSync(join(pod.dir, 'kvm', 'taps')));
-  t.deepEqual(await kvmGc(['--local-config', '/etc/rkt', pod.uuid], ctx, ip), { killed: [], taps: [], unmounted: [] });
+  const sys = recordingSys();
+  const ctx = { sys, podDir: pod.dir, env: {}, log: kvmLogger(false), run };
+  const r = await kvmGc([pod.uuid], ctx);
+  t.deepEqual(r, { killed: [], netProblems: [], unmounted: [] });
+  t.true(calls.includes('fake DEL eth0'), calls.join('\n'));
+  t.true(calls.includes('iptables -w -t nat -S'), 'the port forwarding chains are looked for');
+  t.deepEqual(sys.callsOf('umount2'), [[join(pod.dir, 'ns'), 2]], 'the namespace is unmounted');
+  t.false(existsSync(join(pod.dir, 'ns')));
+  t.false(existsSync(join(pod.dir, 'net', '99-default.conf')), 'DELeted networks are not DELeted again');
+  calls.length = 0;
+  t.deepEqual(await kvmGc(['--local-config', '/etc/rkt', pod.uuid], ctx), { killed: [], netProblems: [], unmounted: [] });
+  t.false(calls.some((c) => c.includes(' DEL ')));
   const stop = await t.throwsAsync(kvmStop([pod.uuid], ctx));
   t.true(hasCode(stop, 'stage1-kvm.stop.not-running'));
 });

@@ -6,7 +6,16 @@ const spec: GuestSpec = {
   stopTimeoutMs: 5000,
   interactive: true,
   shares: [{ tag: 'v0', target: '/volumes/data', options: 'trans=virtio' }],
-  nets: [{ mac: '02:00:00:00:00:01', address: '10.0.0.2/24', gateway: '10.0.0.1' }, { mac: '02:00:00:00:00:02' }],
+  nets: [
+    {
+      mac: '02:00:00:00:00:01',
+      name: 'eth0',
+      mtu: 1450,
+      addresses: [{ cidr: '10.0.0.2/24' }, { cidr: '10.9.0.2/16', prefixRoute: false }],
+      routes: [{ dst: '10.9.0.1/32' }, { dst: 'default', gateway: '10.0.0.1' }],
+    },
+    { mac: '02:00:00:00:00:02', addresses: [], routes: [] },
+  ],
   apps: [
     {
       name: 'app',
@@ -47,11 +56,22 @@ test('the guest spec round-trips through its NUL-separated encoding', (t) => {
 test('the guest spec encodes fields in the order the guest init reads them', (t) => {
   const tokens = decodeTokens(serializeGuestSpec({ shares: [], nets: [], apps: [{ ...spec.apps[0]!, steps: [], caps: undefined, env: [], groups: [], argv: ['x'] }] }));
   t.deepEqual(tokens, [
-    SPEC_MAGIC, '1',
+    SPEC_MAGIC, '2',
     'app', 'app', 'root', '/pod/stage1/rootfs/opt/stage2/app/rootfs', 'path', '/bin/sh', 'arg', 'x',
     'cwd', '/work', 'uid', '1000', 'gid', '100', 'no-new-privs', 'stdin',
     'status', '/pod/stage1/rootfs/rkt/status/app', 'log', '/pod/stage1/rootfs/rkt/log/app', 'end',
   ]);
+});
+
+test('a network interface: MAC, name, MTU, then its addresses and routes up to end', (t) => {
+  const tokens = decodeTokens(serializeGuestSpec({ shares: [], nets: spec.nets, apps: [] }));
+  t.deepEqual(tokens.slice(2), [
+    'net', '02:00:00:00:00:01', 'eth0', '1450', 'addr', '10.0.0.2/24', 'route', 'addr', '10.9.0.2/16', 'noroute',
+    'route', '10.9.0.1/32', '-', 'route', 'default', '10.0.0.1', 'end',
+    'net', '02:00:00:00:00:02', '-', '0', 'end',
+  ]);
+  t.throws(() => parseGuestSpec(encodeTokens([SPEC_MAGIC, '2', 'net', 'm', '-', '0', 'addr', '1.2.3.4/8', 'maybe', 'end'])), { message: /unknown address flag/ });
+  t.throws(() => parseGuestSpec(encodeTokens([SPEC_MAGIC, '2', 'net', 'm', '-', '0', 'bogus'])), { message: /unknown net field/ });
 });
 
 test('strings with NUL bytes cannot be sent to the guest', (t) => {
@@ -61,10 +81,11 @@ test('strings with NUL bytes cannot be sent to the guest', (t) => {
 });
 
 test('parseGuestSpec rejects other formats and unknown fields', (t) => {
-  t.throws(() => parseGuestSpec(encodeTokens(['something', '1'])), { message: /not a version 1 spec/ });
-  t.throws(() => parseGuestSpec(encodeTokens([SPEC_MAGIC, '1', 'bogus'])), { message: /unknown field bogus/ });
-  t.throws(() => parseGuestSpec(encodeTokens([SPEC_MAGIC, '1', 'stop-timeout', 'x'])), { message: /not a number/ });
-  t.throws(() => parseGuestSpec(encodeTokens([SPEC_MAGIC, '1', 'app', 'a', 'root'])), { message: /missing root/ });
+  t.throws(() => parseGuestSpec(encodeTokens(['something', '2'])), { message: /not a version 2 spec/ });
+  t.throws(() => parseGuestSpec(encodeTokens([SPEC_MAGIC, '1'])), { message: /not a version 2 spec/ });
+  t.throws(() => parseGuestSpec(encodeTokens([SPEC_MAGIC, '2', 'bogus'])), { message: /unknown field bogus/ });
+  t.throws(() => parseGuestSpec(encodeTokens([SPEC_MAGIC, '2', 'stop-timeout', 'x'])), { message: /not a number/ });
+  t.throws(() => parseGuestSpec(encodeTokens([SPEC_MAGIC, '2', 'app', 'a', 'root'])), { message: /missing root/ });
 });
 
 test('an enter request lists root, cwd, program, argv, env and ids', (t) => {

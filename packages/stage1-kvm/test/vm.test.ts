@@ -17,8 +17,6 @@ import {
   runEntrypoint,
   startEntrypoint,
   waitFor,
-  linksWithPrefix,
-  tapPrefix,
   vmSkipReason,
   type TestPod,
 } from './helpers';
@@ -42,11 +40,11 @@ async function podWith(t: Parameters<typeof makePod>[0], script: string, runtime
   return makePod(t, aci, [{ ...shApp(script, runtime), image }], extra);
 }
 
-/** Asserts that nothing of the pod is left: no process mentioning it, no tap, the lock free. */
+/** Asserts that nothing of the pod is left: no process mentioning it, no network namespace, the lock free. */
 async function assertGone(t: { deepEqual(a: unknown, b: unknown, m?: string): void; false(v: boolean, m?: string): void }, pod: TestPod): Promise<void> {
   await waitFor('the pod processes to end', () => (processesMentioning(pod.uuid).length === 0 ? true : undefined), 10_000).catch(() => undefined);
   t.deepEqual(processesMentioning(pod.uuid), [], 'no process of the pod is left');
-  t.deepEqual(linksWithPrefix(tapPrefix(pod.uuid)), [], 'no tap of the pod is left');
+  t.false(existsSync(`/run/netns/rkt-${pod.uuid}`), 'no network namespace of the pod is left');
   t.false(lockHeld(pod.dir), 'the pod lock is released');
 }
 
@@ -175,30 +173,6 @@ vmTest.serial('enter: runs a command in the app inside the running VM', async (t
   await assertGone(t, pod);
 });
 
-vmTest.serial('run --net=<bridge network>: the guest reaches the host through a tap; gc deletes the tap', async (t) => {
-  const n = Math.floor(Math.random() * 200) + 20;
-  const bridge = `rkbr${process.pid % 100000}`;
-  const config = await tmpDir('kvm-net', t);
-  mkdirSync(join(config, 'net.d'));
-  writeFileSync(
-    join(config, 'net.d', '10-kvmtest.conf'),
-    JSON.stringify({ cniVersion: '0.4.0', name: 'kvmtest', type: 'bridge', bridge, ipam: { type: 'host-local', subnet: `10.213.${n}.0/24` } }),
-  );
-  const { runCommand } = await import('@rktnetes/testkit');
-  t.teardown(() => runCommand('ip', ['link', 'del', bridge]));
-  await runCommand('ip', ['link', 'add', bridge, 'type', 'bridge']);
-  await runCommand('ip', ['addr', 'add', `10.213.${n}.1/24`, 'dev', bridge]);
-  await runCommand('ip', ['link', 'set', bridge, 'up']);
-  const pod = await podWith(t, `ping -c 1 -W 5 10.213.${n}.1 >/dev/null && echo reached; ip -o -4 addr show | grep -o '10\\.213\\.[0-9.]*/24'`);
-  const r = await runEntrypoint(pod, 'run', [`--net=kvmtest:IP=10.213.${n}.2`, `--local-config=${config}`, pod.uuid]);
-  t.is(r.code, 0, r.stderr);
-  t.is(r.stdout, `reached\n10.213.${n}.2/24\n`);
-  t.deepEqual(linksWithPrefix(tapPrefix(pod.uuid)).length, 1, 'the tap stays until gc');
-  const gc = await runEntrypoint(pod, 'gc', ['--debug', pod.uuid], { lock: false });
-  t.is(gc.code, 0, gc.stderr);
-  await assertGone(t, pod);
-});
-
 vmTest.serial('run --interactive: the host stdin reaches the app, and its end is the app\'s end of file', async (t) => {
   const pod = await podWith(t, 'cat; echo done');
   const r = await runEntrypoint(pod, 'run', ['--net=none', '--interactive', pod.uuid], { input: 'line one\nline two\n' });
@@ -242,12 +216,13 @@ vmTest.serial('a pod of two apps: users, read-only root; the first failure stops
   await assertGone(t, pod);
 });
 
-vmTest.serial('run: refuses host networking and the networks that need CNI', async (t) => {
+vmTest.serial('run: refuses host networking, and none with other networks', async (t) => {
   const pod = await podWith(t, 'exit 0');
   const host = await runEntrypoint(pod, 'run', ['--net=host', pod.uuid]);
   t.is(host.code, 254);
   t.regex(host.stderr, /cannot use the host network/);
-  const def = await runEntrypoint(pod, 'run', ['--net=default', pod.uuid]);
-  t.is(def.code, 254);
-  t.regex(def.stderr, /does not implement --net=default yet/);
+  const mixed = await runEntrypoint(pod, 'run', ['--net=none,default', pod.uuid]);
+  t.is(mixed.code, 254);
+  t.regex(mixed.stderr, /--net=none cannot be combined with other networks/);
+  t.false(existsSync(`/run/netns/rkt-${pod.uuid}`), 'no network namespace was made');
 });

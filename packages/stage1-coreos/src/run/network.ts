@@ -2,15 +2,13 @@
  * The pod's network namespace, as `--net` asks: `host` (or no `--net` at all) keeps the host's;
  * `none` gives the pod a new one with only loopback up (the init creates it); anything else
  * (`default`, `default-restricted`, `all`, configured networks) is set up with CNI here, before
- * the init is exec'd, and the init joins the namespace (src/net/setup.ts has the details).
+ * the init is exec'd, and the init joins the namespace (`@rktnetes/pod-net` has the details).
  */
 import { userError } from '@rktnetes/errors';
 import type { ExposedPort, Port } from '@rktnetes/schema';
 import { type NetEntry, type RunArgs, netIsHost, netIsNone } from '@rktnetes/stage1-abi';
 import type { Sys } from '@rktnetes/sys';
-import { type CommandRunner, runCommandSync } from '../net/exec';
-import { forwardedPorts } from '../net/portfwd';
-import { type PodNetworkContext, readNetnsFile, setupPodNetwork, teardownPodNetwork } from '../net/setup';
+import { type CommandRunner, type PodNetworkContext, forwardedPorts, readNetnsFile, runCommandSync, setupPodNetwork, teardownPodNetwork } from '@rktnetes/pod-net';
 
 export { readNetnsFile };
 

@@ -19,8 +19,8 @@ async function main(): Promise<number> {
       case 'enter':
         return await (await import('../enter')).kvmEnter(argv, ctx);
       case 'gc':
-        await (await import('../gc')).kvmGc(argv, ctx);
-        return 0;
+        // 254 when some network resource could not be removed (listed as warnings), as coreos
+        return (await (await import('../gc')).kvmGc(argv, ctx)).netProblems.length > 0 ? 254 : 0;
       case 'stop':
         await (await import('../stop')).kvmStop(argv, ctx);
         return 0;

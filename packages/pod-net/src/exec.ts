@@ -1,5 +1,5 @@
 /**
- * Running the programs the pod networking drives (CNI plugins, `unshare`, `ip`, `iptables`):
+ * Running the programs the pod networking drives (CNI plugins, `unshare`, `nsenter`, `ip`, `tc`, `iptables`):
  * synchronously, since run ends in execve and nothing else happens meanwhile. Everything goes
  * through a {@link CommandRunner} so that unit tests can record the calls instead.
  */
@@ -58,7 +58,7 @@ export const FALLBACK_TOOL_DIRS: readonly string[] = ['/usr/local/sbin', '/usr/l
 const toolCache = new Map<string, string>();
 
 /**
- * The absolute path of a system tool (`ip`, `iptables`, `unshare`), searched in PATH and then
+ * The absolute path of a system tool (`ip`, `tc`, `iptables`, `unshare`, `nsenter`), searched in PATH and then
  * {@link FALLBACK_TOOL_DIRS}. Throws a system error `stage1.net.tool-missing` naming the Debian
  * package when it is nowhere.
  */
@@ -75,7 +75,7 @@ export function findTool(tool: string, env: NodeJS.ProcessEnv = process.env): st
       // not here
     }
   }
-  const pkg = tool.startsWith('iptables') ? 'iptables' : tool === 'ip' ? 'iproute2' : 'util-linux';
+  const pkg = tool.startsWith('iptables') ? 'iptables' : tool === 'ip' || tool === 'tc' ? 'iproute2' : 'util-linux';
   throw systemError('stage1.net.tool-missing', `cannot find ${tool} in PATH (Debian package ${pkg}), needed for pod networking`, { details: { tool } });
 }
 

@@ -1,6 +1,8 @@
 /**
- * The pod networking of stage1-coreos: CNI network definitions and plugins, the pod's network
- * namespace, port forwarding and DNS. See setup.ts for the order of operations.
+ * @rktnetes/pod-net: the CNI networking of a pod, shared by the stage1 flavors that give pods
+ * their own network namespace (coreos, kvm): network definitions and their selection, plugins,
+ * the pod's network namespace, port forwarding, DNS, `net-info.json`, and gc's teardown. See
+ * setup.ts for the order of operations.
  */
 export { NET_D, BUILTIN_NET_DIR, DEFAULT_SYSTEM_CONFIG, DEFAULT_LOCAL_CONFIG, netConfDirs, readNetDefinition, loadNetDefinitions, selectNetworks, type NetDefinition, type SelectedNet, type NetConfDirsOptions, type LoadLog } from './conf';
 export { isDnsEmpty, formatResolvConf } from './dns';
@@ -18,4 +20,4 @@ export {
   enableRouteLocalnet,
   type ForwardedPort,
 } from './portfwd';
-export { podNetDir, podRelative, fromPod, ifNameOf, prefixToMask, addressOf, setupPodNetwork, teardownPodNetwork, type PodNetworkContext, type PodNetworkRequest, type PodNetwork } from './setup';
+export { podNetDir, podRelative, fromPod, ifNameOf, prefixToMask, addressOf, setupPodNetwork, teardownPodNetwork, readNetnsFile, type PodNetworkContext, type PodNetworkRequest, type PodNetwork } from './setup';
