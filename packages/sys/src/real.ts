@@ -54,6 +54,8 @@ const PROTOTYPES = {
   prctl: 'int prctl(int option, ...)',
   capget: 'int capget(uint8_t *hdr, uint8_t *data)',
   capset: 'int capset(uint8_t *hdr, const uint8_t *data)',
+  setfsuid: 'int setfsuid(uint32_t fsuid)',
+  setfsgid: 'int setfsgid(uint32_t fsgid)',
   mknod: 'int mknod(const char *path, uint32_t mode, uint64_t dev)',
 } as const;
 
@@ -384,6 +386,8 @@ const real: Sys = {
   prctl,
   capget,
   capset,
+  setfsuid: (uid) => Number(loadLibc().call('setfsuid', idArg(uid))),
+  setfsgid: (gid) => Number(loadLibc().call('setfsgid', idArg(gid))),
   setCapabilities,
   kill(pid, sig) {
     try {

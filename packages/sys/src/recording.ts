@@ -34,7 +34,7 @@ export type RecordingSys = Sys & {
  * A fake {@link Sys} that records every call in `calls` and touches nothing.
  *
  * Defaults: flock → true, getCloexec → false, openDirFd → 100, 101, ..., dup2 → newFd,
- * prctl → 0, capget → empty sets, getpid → 1000, getppid → 1, umask → 0o022, everything else
+ * prctl → 0, capget → empty sets, setfsuid and setfsgid → 0, getpid → 1000, getppid → 1, umask → 0o022, everything else
  * returns undefined; execve throws an RktError with code {@link RECORDED_EXECVE}, as code after
  * a real execve never runs. `responses` overrides any method (value, Error to throw, or function).
  */
@@ -64,6 +64,8 @@ export function recordingSys(responses: Responses = {}): RecordingSys {
     prctl: () => 0,
     capget: () => ({ effective: new Set(), permitted: new Set(), inheritable: new Set() }),
     capset: () => undefined,
+    setfsuid: () => 0,
+    setfsgid: () => 0,
     setCapabilities: () => undefined,
     kill: () => undefined,
     getpid: () => 1000,

@@ -75,6 +75,15 @@ export interface Sys {
   /** capset(2) on the calling thread. */
   capset(sets: CapSets): void;
   /**
+   * setfsuid(2) on the calling thread: the uid that filesystem calls check and give new files.
+   * Returns the previous one; -1 changes nothing (a query). Leaving 0 clears the file capabilities
+   * (CAP_CHOWN, CAP_DAC_OVERRIDE, CAP_FOWNER, CAP_MKNOD, ...) from the effective set; coming back
+   * to 0 raises them again from the permitted set.
+   */
+  setfsuid(uid: number): number;
+  /** setfsgid(2) on the calling thread, as {@link Sys.setfsuid}. */
+  setfsgid(gid: number): number;
+  /**
    * Sets the calling thread's capabilities. Each given set replaces the current one; omitted sets
    * stay. Order: drop the bounding set (needs CAP_SETPCAP), capset the effective, permitted and
    * inheritable sets, then clear and raise the ambient set (ambient caps must be permitted and
