@@ -3,10 +3,11 @@
  *
  * Loads the virtio and 9p modules from the initramfs, mounts the pod directory (9p tag "pod")
  * at /pod, reads the spec the host wrote to /pod/kvm/spec, starts every app in its root (on the
- * pod share) and relays its output to the host's stdout and stderr (virtio-serial ports
- * rkt.stdout and rkt.stderr) and to its log file, writes each app's exit status, serves `rkt
- * enter` sessions (port rkt.enter) and stop requests (port rkt.ctl), writes the pod's exit
- * status to /pod/kvm/exit and resets the machine (qemu runs with -no-reboot, so it exits).
+ * pod share, with its capabilities, ids, no_new_privs and the seccomp program the host compiled
+ * into /pod/kvm/seccomp/<app>.bpf) and relays its output to the host's stdout and stderr
+ * (virtio-serial ports rkt.stdout and rkt.stderr) and to its log file, writes each app's exit
+ * status, serves `rkt enter` sessions (port rkt.enter) and stop requests (port rkt.ctl), writes
+ * the pod's exit status to /pod/kvm/exit and resets the machine (qemu runs with -no-reboot, so it exits).
  *
  * The spec and the enter requests are sequences of NUL-terminated strings; the format is
  * documented in src/spec.ts, which writes them. Everything is decided on the host: this program
@@ -19,6 +20,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <net/if.h>
 #include <net/route.h>
 #include <netinet/in.h>
@@ -48,7 +51,9 @@
 #define EXIT_PATH POD_DIR "/kvm/exit"
 #define CLOCK_PATH POD_DIR "/kvm/clock"
 #define SPEC_MAGIC "rktnetes-kvm-spec"
-#define SPEC_VERSION "2"
+#define SPEC_VERSION "3"
+/* version 3 adds the app field "seccomp" to version 2, which is still read */
+#define SPEC_VERSION_OLD "2"
 #define DEFAULT_POD_OPTS "trans=virtio,version=9p2000.L,msize=512000,cache=mmap,access=client"
 #define EXIT_FAILURE_STATUS 254
 #define MAX_RECORD 16384
@@ -228,7 +233,7 @@ struct linebuf {
 };
 
 struct app {
-  const char *name, *root, *path, *cwd, *status_path, *log_path;
+  const char *name, *root, *path, *cwd, *status_path, *log_path, *seccomp;
   const char **argv;
   int argc;
   const char **envp;
@@ -241,6 +246,9 @@ struct app {
   int caps_set, nnp, stdin_port;
   struct step *steps;
   int nsteps;
+  /* the seccomp program (read from `seccomp` before any app starts), NULL for none */
+  struct sock_filter *filter;
+  unsigned short filter_len;
   /* at run time */
   pid_t pid;
   int out_fd, err_fd, log_fd;
@@ -306,6 +314,7 @@ static void parse_app(struct tokens *t, struct app *a) {
       a->caps = strtoull(tok_need(t, "caps"), NULL, 16);
       a->caps_set = 1;
     } else if (!strcmp(k, "no-new-privs")) a->nnp = 1;
+    else if (!strcmp(k, "seccomp")) a->seccomp = tok_need(t, "seccomp");
     else if (!strcmp(k, "stdin")) a->stdin_port = 1;
     else if (!strcmp(k, "status")) a->status_path = tok_need(t, "status");
     else if (!strcmp(k, "log")) a->log_path = tok_need(t, "log");
@@ -333,7 +342,8 @@ static void parse_app(struct tokens *t, struct app *a) {
 static void parse_spec(char *buf, size_t len) {
   struct tokens t = {buf, len, 0};
   const char *magic = tok_next(&t), *version = tok_next(&t);
-  if (!magic || strcmp(magic, SPEC_MAGIC) || !version || strcmp(version, SPEC_VERSION)) fatal("spec: not a version " SPEC_VERSION " spec");
+  if (!magic || strcmp(magic, SPEC_MAGIC) || !version || (strcmp(version, SPEC_VERSION) && strcmp(version, SPEC_VERSION_OLD)))
+    fatal("spec: not a version " SPEC_VERSION_OLD " or " SPEC_VERSION " spec");
   spec.stop_timeout_ms = 10000;
   const char *k;
   while ((k = tok_next(&t))) {
@@ -653,11 +663,25 @@ static void make_devnodes(const struct app *a, const char *dir) {
   }
 }
 
+/* Reads the app's seccomp program (struct sock_filter[], written by the host) from the pod share. */
+static void load_filter(struct app *a) {
+  if (!a->seccomp) return;
+  size_t len;
+  char *buf = read_file(a->seccomp, &len);
+  if (!buf) fatal("app %s: read its seccomp program %s: %s", a->name, a->seccomp, strerror(errno));
+  if (len == 0 || len % sizeof(struct sock_filter) || len / sizeof(struct sock_filter) > BPF_MAXINSNS)
+    fatal("app %s: %s is not a seccomp program (%zu bytes)", a->name, a->seccomp, len);
+  a->filter = (struct sock_filter *)buf;
+  a->filter_len = (unsigned short)(len / sizeof(struct sock_filter));
+}
+
 static void setup_app(struct app *a) {
   for (int i = 0; i < a->nsteps; i++) {
     if (a->steps[i].kind == STEP_MOUNT) do_mount(a, &a->steps[i]);
     else make_devnodes(a, a->steps[i].target);
   }
+  load_filter(a);
+  dbg("app %s ready%s", a->name, a->filter ? ", with a seccomp filter" : "");
 }
 
 static int stdin_fd = -1;
@@ -686,6 +710,30 @@ static void drop_caps(uint64_t keep) {
   }
 }
 
+static int install_filter(const struct app *a) {
+  struct sock_fprog prog = {a->filter_len, a->filter};
+  return (int)syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog);
+}
+
+/*
+ * The no_new_privs and seccomp part of a process's credentials, called right before (`before`)
+ * and right after the group and id changes, as stage1-coreos does: installing a filter without
+ * no_new_privs takes CAP_SYS_ADMIN, which a process that is not root loses with its uid, so such
+ * a filter goes first (and then applies to the id changes too, as with runc); otherwise
+ * no_new_privs is set and the filter installed last, just before execve. Returns -1 with errno
+ * set and `*what` naming the step that failed.
+ */
+static int app_security(const struct app *a, uid_t uid, int before, const char **what) {
+  int early = a->filter && !a->nnp && uid != 0;
+  *what = "install the seccomp filter";
+  if (before) return early ? install_filter(a) : 0;
+  if (a->nnp && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {
+    *what = "no_new_privs";
+    return -1;
+  }
+  return a->filter && !early ? install_filter(a) : 0;
+}
+
 static void start_app(struct app *a) {
   int out[2], err[2];
   if (pipe2(out, O_CLOEXEC) != 0 || pipe2(err, O_CLOEXEC) != 0) fatal("pipe: %s", strerror(errno));
@@ -701,10 +749,12 @@ static void start_app(struct app *a) {
     if (chroot(a->root) != 0) child_fail(a, "chroot");
     if (chdir(a->cwd) != 0) child_fail(a, "chdir to the working directory");
     if (a->caps_set) drop_caps(a->caps);
+    const char *what;
+    if (app_security(a, a->uid, 1, &what) != 0) child_fail(a, what);
     if (setgroups((size_t)a->ngroups, a->groups) != 0) child_fail(a, "setgroups");
     if (setresgid(a->gid, a->gid, a->gid) != 0) child_fail(a, "setresgid");
     if (setresuid(a->uid, a->uid, a->uid) != 0) child_fail(a, "setresuid");
-    if (a->nnp && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) child_fail(a, "no_new_privs");
+    if (app_security(a, a->uid, 0, &what) != 0) child_fail(a, what);
     execve(a->path, (char *const *)a->argv, (char *const *)a->envp);
     child_fail(a, a->path);
   }
@@ -846,11 +896,17 @@ static void session_start(char *payload, size_t len) {
   const char **argv = NULL, **envp = NULL;
   int argc = 0, envc = 0;
   long uid = 0, gid = 0;
+  /* the app whose no_new_privs and seccomp filter the command gets; none: neither */
+  static const struct app no_app;
+  const struct app *app = &no_app;
   const char *k;
   while ((k = tok_next(&t))) {
     const char *v = tok_next(&t);
     if (!v) break;
-    if (!strcmp(k, "root")) root = v;
+    if (!strcmp(k, "app")) {
+      for (int i = 0; i < spec.napps; i++)
+        if (!strcmp(spec.apps[i].name, v)) app = &spec.apps[i];
+    } else if (!strcmp(k, "root")) root = v;
     else if (!strcmp(k, "cwd")) cwd = v;
     else if (!strcmp(k, "path")) path = v;
     else if (!strcmp(k, "arg")) PUSH(argv, argc, v);
@@ -882,11 +938,13 @@ static void session_start(char *payload, size_t len) {
     if (chroot(root) == 0) {
       what = "chdir";
       if (chdir(cwd) == 0) {
-        what = "set credentials";
         gid_t g = (gid_t)gid;
-        if (setgroups(1, &g) == 0 && setresgid(g, g, g) == 0 && setresuid((uid_t)uid, (uid_t)uid, (uid_t)uid) == 0) {
-          execve(path, (char *const *)argv, (char *const *)envp);
-          what = path;
+        if (app_security(app, (uid_t)uid, 1, &what) == 0) {
+          what = "set credentials";
+          if (setgroups(1, &g) == 0 && setresgid(g, g, g) == 0 && setresuid((uid_t)uid, (uid_t)uid, (uid_t)uid) == 0 && app_security(app, (uid_t)uid, 0, &what) == 0) {
+            execve(path, (char *const *)argv, (char *const *)envp);
+            what = path;
+          }
         }
       }
     }

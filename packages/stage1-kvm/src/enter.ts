@@ -36,7 +36,7 @@ function appEnv(podDir: string, app: KvmApp): EnvEntry[] {
 /**
  * The request for `command` in the pod in `podDir`: the named app (or the only one), its
  * environment (`rkt/env/<app>`), working directory, and the program found in its PATH, run as
- * root.
+ * root with the app's no_new_privs and seccomp filter (the guest init has them from the spec).
  *
  * @throws RktError `stage1-kvm.enter.app` (user) when the app is unknown or not given for a pod
  *   with several; `stage1-kvm.exec.not-found` (user)
@@ -59,7 +59,7 @@ export function enterRequest(podDir: string, appName: string | undefined, comman
   for (const [n, v] of env) if (n === 'PATH') searchPath = v;
   const path = findExecutable(app.rootfs, cmd[0]!, searchPath, cwd);
   if (!path) throw userError('stage1-kvm.exec.not-found', `cannot find ${JSON.stringify(cmd[0])} in the PATH of app ${app.name}`);
-  return { root: guestPodPath(`stage1/rootfs${relAppRootfsPath(app.name)}`), cwd, path, argv: cmd, env, uid: 0, gid: 0 };
+  return { root: guestPodPath(`stage1/rootfs${relAppRootfsPath(app.name)}`), cwd, path, argv: cmd, env, uid: 0, gid: 0, app: app.name };
 }
 
 /** Where enter's data goes; process stdio by default (tests replace it). */

@@ -9,6 +9,7 @@ export * from './layout';
 export {
   SPEC_MAGIC,
   SPEC_VERSION,
+  SPEC_VERSIONS_READ,
   encodeTokens,
   decodeTokens,
   serializeGuestSpec,
@@ -49,7 +50,7 @@ export { resolveInRoot, hostPathInRoot, findExecutable } from './root-path';
 export { resolveCredentials, idFromFile, type Credentials } from './credentials';
 export { loadKvmPod, type KvmPod, type KvmApp } from './pod';
 export { appVolumes, type AppVolume } from './volumes';
-export { planPod, applyHostPrep, capabilityMask, SHARE_OPTIONS, POD_VOLUMES_DIR, LOG_DIR, type PodPlan, type PlanOptions, type HostPath } from './plan';
+export { planPod, applyHostPrep, capabilityMask, retainedCapabilities, SHARE_OPTIONS, POD_VOLUMES_DIR, LOG_DIR, type PodPlan, type PlanOptions, type HostPath, type AppFilter } from './plan';
 export {
   kvmNetworkMode,
   tapNameOf,

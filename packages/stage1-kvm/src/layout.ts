@@ -32,6 +32,11 @@ export const POD_KVM_FILES = {
   enterSocket: `${POD_KVM_DIR}/enter.sock`,
 } as const;
 
+/** `<pod>/kvm/seccomp`: the apps' seccomp programs, `<app>.bpf` (`struct sock_filter[]`), written by run. */
+export const POD_SECCOMP_DIR = `${POD_KVM_DIR}/seccomp`;
+/** The pod-relative path of an app's seccomp program. */
+export const relSeccompPath = (app: string) => `${POD_SECCOMP_DIR}/${app}.bpf`;
+
 /** `<pod>/kvm`. */
 export const podKvmDir = (pod: string) => join(pod, POD_KVM_DIR);
 /** The host path of one of the {@link POD_KVM_FILES}. */

@@ -28,11 +28,12 @@ import {
   type EnvEntry,
 } from '@rktnetes/common';
 import { userError } from '@rktnetes/errors';
-import { DEFAULT_CAPABILITIES, IsolatorNames, capabilityNumber, findIsolator, type Volume } from '@rktnetes/schema';
+import { DEFAULT_CAPABILITIES, capabilityNumber, parseIsolator, type TypedIsolator, type Volume } from '@rktnetes/schema';
+import { appNoNewPrivileges, appSeccomp, compileSeccompFilter, describeSeccomp } from '@rktnetes/seccomp';
 import type { DnsConfMode } from '@rktnetes/stage1-abi';
-import { MS_BIND, MS_RDONLY, MS_REC, MS_REMOUNT, mountsUnder, type Sys } from '@rktnetes/sys';
+import { CAPABILITIES, MS_BIND, MS_RDONLY, MS_REC, MS_REMOUNT, mountsUnder, type Sys } from '@rktnetes/sys';
 import { resolveCredentials } from './credentials';
-import { POD_KVM_DIR, guestPodPath } from './layout';
+import { POD_KVM_DIR, guestPodPath, relSeccompPath } from './layout';
 import type { KvmApp, KvmPod } from './pod';
 import { findExecutable, hostPathInRoot, resolveInRoot } from './root-path';
 import type { GuestApp, GuestStep } from './spec';
@@ -62,6 +63,17 @@ export interface HostPath {
   readOnly?: boolean;
 }
 
+/** An app's compiled seccomp program, which run writes for the guest init to install. */
+export interface AppFilter {
+  app: string;
+  /** host path: `<pod>/kvm/seccomp/<app>.bpf` */
+  path: string;
+  /** `struct sock_filter[]` */
+  bytes: Buffer;
+  /** one line for `--debug` */
+  summary: string;
+}
+
 /** Everything {@link planPod} decides. */
 export interface PodPlan {
   apps: GuestApp[];
@@ -69,6 +81,8 @@ export interface PodPlan {
   prep: HostPath[];
   /** env files to write (`stage1/rootfs/rkt/env/<app>`) for apps that had none */
   envFiles: Array<{ app: string; env: EnvEntry[] }>;
+  /** the seccomp programs of the apps that have a filter */
+  filters: AppFilter[];
 }
 
 /** Options of {@link planPod}. */
@@ -77,6 +91,10 @@ export interface PlanOptions {
   dnsConfMode: DnsConfMode;
   /** give apps every capability (`--disable-capabilities-restriction`) */
   allCapabilities: boolean;
+  /** no seccomp filter for any app (`--disable-seccomp`); default false */
+  disableSeccomp?: boolean;
+  /** the guest kernel's release, which a seccomp profile's `minKernel` is compared with; default the host's */
+  guestKernel?: string;
   /** connect the host's stdin to the (single) app */
   interactive: boolean;
   /** the host's /etc, for `--dns-conf-mode=*=host` (tests) */
@@ -89,25 +107,32 @@ const HOSTS_FALLBACK = (hostname: string) =>
 /** The guest path of `path` inside an app whose guest root is `guestRoot`. */
 const inGuestRoot = (guestRoot: string, rel: string) => (rel === '/' ? guestRoot : `${guestRoot}${rel}`);
 
-/** The capability bounding set of an app as a bit mask; undefined = every capability. */
+/**
+ * The capability names of an app's bounding set, as stage1-coreos computes them: every
+ * capability with `allCapabilities`; else the union of its `os/linux/capabilities-retain-set`
+ * isolators; else appc's default set minus the union of its `…-remove-set` isolators. A seccomp
+ * profile selects its rules by these.
+ */
+export function retainedCapabilities(isolators: readonly TypedIsolator[], allCapabilities: boolean): string[] {
+  if (allCapabilities) return Object.keys(CAPABILITIES);
+  const sets = (kind: TypedIsolator['kind']) => isolators.filter((i) => i.kind === kind).flatMap((i) => ('set' in i ? i.set : []));
+  const retain = isolators.some((i) => i.kind === 'os/linux/capabilities-retain-set');
+  if (retain) return [...new Set(sets('os/linux/capabilities-retain-set'))];
+  const removed = new Set(sets('os/linux/capabilities-remove-set'));
+  return DEFAULT_CAPABILITIES.filter((c) => !removed.has(c));
+}
+
+const typedIsolators = (app: KvmApp['app']): TypedIsolator[] => (app.isolators ?? []).map((i) => parseIsolator(i));
+
+/** The capability bounding set of an app as a bit mask ({@link retainedCapabilities}); undefined = every capability. */
 export function capabilityMask(app: KvmApp['app'], allCapabilities: boolean): bigint | undefined {
   if (allCapabilities) return undefined;
-  const retain = findIsolator(app.isolators, IsolatorNames.capabilitiesRetainSet);
-  const remove = findIsolator(app.isolators, IsolatorNames.capabilitiesRemoveSet);
-  let names: readonly string[] = DEFAULT_CAPABILITIES;
-  if (retain && 'set' in retain) names = retain.set;
-  else if (remove && 'set' in remove) names = DEFAULT_CAPABILITIES.filter((c) => !remove.set.includes(c));
   let mask = 0n;
-  for (const n of names) {
+  for (const n of retainedCapabilities(typedIsolators(app), false)) {
     const bit = capabilityNumber(n);
     if (bit !== undefined) mask |= 1n << BigInt(bit);
   }
   return mask;
-}
-
-function noNewPrivileges(app: KvmApp['app']): boolean {
-  const iso = findIsolator(app.isolators, IsolatorNames.noNewPrivileges);
-  return iso !== undefined && 'value' in iso && iso.value === true;
 }
 
 /** The app's environment: its env file when stage0 wrote one, else composed like rkt. */
@@ -176,7 +201,7 @@ class Planner {
     return inGuestRoot(guestRoot, resolved);
   }
 
-  app(a: KvmApp, stdin: boolean): { guest: GuestApp; env: EnvEntry[]; writeEnvFile: boolean } {
+  app(a: KvmApp, stdin: boolean): { guest: GuestApp; env: EnvEntry[]; writeEnvFile: boolean; filter?: AppFilter } {
     const exec = a.app.exec ?? [];
     if (exec.length === 0) throw userError('stage1-kvm.exec.missing', `app ${a.name} (image ${a.image.name}) has an empty exec: give one with --exec`);
     const guestRoot = guestPodPath(`stage1/rootfs${relAppRootfsPath(a.name)}`);
@@ -205,6 +230,21 @@ class Planner {
     steps.push(...this.dnsFiles(a, guestRoot));
 
     const caps = capabilityMask(a.app, this.opts.allCapabilities);
+    // the same decisions as stage1-coreos (@rktnetes/seccomp); the program runs in the guest's kernel
+    const isolators = typedIsolators(a.app);
+    const seccomp = appSeccomp({
+      name: a.name,
+      isolators,
+      annotations: a.runtimeApp.annotations,
+      caps: retainedCapabilities(isolators, this.opts.allCapabilities),
+      disabled: this.opts.disableSeccomp === true,
+      ...(this.opts.guestKernel !== undefined ? { kernel: this.opts.guestKernel } : {}),
+    });
+    let filter: AppFilter | undefined;
+    if (seccomp) {
+      const compiled = compileSeccompFilter(seccomp);
+      filter = { app: a.name, path: join(this.pod.dir, relSeccompPath(a.name)), bytes: compiled.bytes, summary: describeSeccomp(seccomp, compiled) };
+    }
     const guest: GuestApp = {
       name: a.name,
       root: guestRoot,
@@ -216,13 +256,14 @@ class Planner {
       gid: creds.gid,
       groups: creds.groups,
       ...(caps !== undefined ? { caps } : {}),
-      ...(noNewPrivileges(a.app) ? { noNewPrivileges: true } : {}),
+      ...(appNoNewPrivileges(isolators, seccomp !== undefined, creds.uid) ? { noNewPrivileges: true } : {}),
+      ...(filter ? { seccomp: guestPodPath(relSeccompPath(a.name)) } : {}),
       ...(stdin ? { stdin: true } : {}),
       statusPath: guestPodPath(`stage1/rootfs${relAppStatusPath(a.name)}`),
       logPath: guestPodPath(`stage1/rootfs/${LOG_DIR}/${a.name}`),
       steps,
     };
-    return { guest, env, writeEnvFile: !fromFile };
+    return { guest, env, writeEnvFile: !fromFile, ...(filter ? { filter } : {}) };
   }
 
   /** /etc/hosts and /etc/resolv.conf of an app, following `--dns-conf-mode`. */
@@ -255,11 +296,13 @@ class Planner {
 
 /**
  * Plans the pod's VM: for each app its guest root (on the pod share), program, environment,
- * credentials, capability bounding set and mounts (proc, sys, a small /dev, volumes, DNS
- * files), and the shares of host volumes. Reads the apps' roots on the host.
+ * credentials, capability bounding set, no_new_privs, seccomp program (compiled here, see
+ * {@link AppFilter}) and mounts (proc, sys, a small /dev, volumes, DNS files), and the shares of
+ * host volumes. Reads the apps' roots on the host.
  *
  * @throws RktError user errors `stage1-kvm.exec.*`, `stage1-kvm.user.unknown`,
- *   `stage1-kvm.group.unknown`, `stage1-kvm.volume.*`, `stage1-kvm.interactive`
+ *   `stage1-kvm.group.unknown`, `stage1-kvm.volume.*`, `stage1-kvm.interactive`,
+ *   `stage1.seccomp.*` (an app's seccomp isolator or profile annotation)
  */
 export function planPod(pod: KvmPod, opts: PlanOptions): PodPlan {
   if (opts.interactive && pod.apps.length !== 1) {
@@ -268,12 +311,14 @@ export function planPod(pod: KvmPod, opts: PlanOptions): PodPlan {
   const p = new Planner(pod, opts);
   const apps: GuestApp[] = [];
   const envFiles: PodPlan['envFiles'] = [];
+  const filters: AppFilter[] = [];
   for (const a of pod.apps) {
-    const { guest, env, writeEnvFile } = p.app(a, opts.interactive);
+    const { guest, env, writeEnvFile, filter } = p.app(a, opts.interactive);
     apps.push(guest);
     if (writeEnvFile) envFiles.push({ app: a.name, env });
+    if (filter) filters.push(filter);
   }
-  return { apps, prep: p.prep, envFiles };
+  return { apps, prep: p.prep, envFiles, filters };
 }
 
 /**

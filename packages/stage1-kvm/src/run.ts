@@ -4,7 +4,7 @@
  * namespace). Node does not stay: after the exec the shim (holding the pod lock, reporting
  * itself in `ppid`) and its only child qemu are the pod.
  */
-import { accessSync, constants as fsConstants, fstatSync, mkdirSync, rmSync } from 'node:fs';
+import { accessSync, constants as fsConstants, fstatSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import {
   appEnvPath,
@@ -17,7 +17,7 @@ import {
 import { hasCode, userError } from '@rktnetes/errors';
 import { DEFAULT_DNS_CONF_MODE, lockFdFromEnv, parseRunArgs, type RunArgs } from '@rktnetes/stage1-abi';
 import type { EntrypointContext } from './context';
-import { IMAGE_INITRD, IMAGE_KERNEL, IMAGE_SHIM, POD_KVM_FILES, podKvmDir, podKvmPath } from './layout';
+import { IMAGE_INITRD, IMAGE_KERNEL, IMAGE_KERNEL_VERSION, IMAGE_SHIM, POD_KVM_FILES, POD_SECCOMP_DIR, podKvmDir, podKvmPath } from './layout';
 import { type KvmNetwork, releaseKvmNetwork, setupKvmNetwork } from './net';
 import { LOG_DIR, SHARE_OPTIONS, applyHostPrep, planPod, type PodPlan } from './plan';
 import { loadKvmPod, type KvmPod } from './pod';
@@ -62,7 +62,6 @@ function checkOptions(args: RunArgs, debug: (m: string) => void): void {
   if (args.mutable) throw userError('stage1-kvm.unsupported', 'stage1-kvm cannot run mutable pods: it has no app/* entrypoints');
   if (args.mdsToken) debug('run: ignoring --mds-token (no metadata service in VMs yet)');
   if (args.ipc === 'parent') debug('run: ignoring --ipc=parent: a VM never shares the host IPC namespace');
-  if (args.disableSeccomp) debug('run: --disable-seccomp: stage1-kvm installs no seccomp filter in the guest');
 }
 
 function checkLockFd(fd: number): void {
@@ -86,6 +85,27 @@ function fdIsOpen(fd: number): boolean {
     return true;
   } catch {
     return false;
+  }
+}
+
+/** The guest kernel's release recorded in the image; undefined when the image lacks it. */
+function guestKernelRelease(stage1Rootfs: string): string | undefined {
+  try {
+    return readFileSync(join(stage1Rootfs, IMAGE_KERNEL_VERSION), 'utf8').trim() || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Writes the apps' seccomp programs to `<pod>/kvm/seccomp/`, replacing what an earlier boot left. */
+function writeFilters(pod: KvmPod, plan: PodPlan, debug: (m: string) => void): void {
+  const dir = join(pod.dir, POD_SECCOMP_DIR);
+  rmSync(dir, { recursive: true, force: true });
+  if (plan.filters.length === 0) return;
+  mkdirSync(dir, { recursive: true, mode: 0o755 });
+  for (const f of plan.filters) {
+    writeFileAtomicSync(f.path, f.bytes, 0o644);
+    debug(`run: app ${f.app}: ${f.summary}`);
   }
 }
 
@@ -124,10 +144,12 @@ export interface KvmExec {
  * loads the pod, sets up its networks (src/net.ts: CNI in the pod's namespace, a tap wired to
  * each interface), plans the pod, removes what an earlier boot left in `<pod>/kvm`, creates
  * the apps' mount points, empty volumes, env files, `rkt/status` and `rkt/log`, writes the
- * guest spec, and chooses how qemu reaches the host's stdio. When anything fails after the
- * network setup, the networks are torn down again.
+ * apps' seccomp programs (`kvm/seccomp/<app>.bpf`, none with `--disable-seccomp`) and the guest
+ * spec, and chooses how qemu reaches the host's stdio. When anything fails after the network
+ * setup, the networks are torn down again.
  *
- * @throws RktError usage `stage1.args.*`; user `stage1-kvm.*`, `schema.*`, `stage1.net.*`;
+ * @throws RktError usage `stage1.args.*`; user `stage1-kvm.*`, `schema.*`, `stage1.net.*`,
+ *   `stage1.seccomp.*`;
  *   system `stage1-kvm.net.*`, `stage1.net.*`
  */
 export function prepareKvmRun(argv: readonly string[], ctx: EntrypointContext): KvmExec {
@@ -175,10 +197,13 @@ function prepareVm(
   o: { pod: KvmPod; hostname: string; network: KvmNetwork; lockFd: number; qemu: string; assets: Stage1Assets; stage1Rootfs: string },
 ): KvmExec {
   const { pod, hostname, network, lockFd, qemu, assets, stage1Rootfs } = o;
+  const guestKernel = guestKernelRelease(stage1Rootfs);
   const plan = planPod(pod, {
     hostname,
     dnsConfMode: args.dnsConfMode ?? DEFAULT_DNS_CONF_MODE,
     allCapabilities: args.disableCapabilitiesRestriction,
+    disableSeccomp: args.disableSeccomp,
+    ...(guestKernel !== undefined ? { guestKernel } : {}),
     interactive: args.interactive,
   });
   const size = vmSize(pod.manifest.isolators, pod.apps.map((a) => a.app.isolators));
@@ -189,6 +214,7 @@ function prepareVm(
   mkdirSync(join(stage1Rootfs, LOG_DIR), { recursive: true, mode: 0o755 });
   applyHostPrep(plan.prep, ctx.sys);
   writeEnvFiles(pod, plan, ctx);
+  writeFilters(pod, plan, (m) => ctx.log.debug(m));
   const spec: GuestSpec = {
     hostname,
     stopTimeoutMs: STOP_TIMEOUT_MS,

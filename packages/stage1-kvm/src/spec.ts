@@ -4,7 +4,8 @@
  * of message sent over the enter channel.
  *
  * Format: a sequence of strings, each terminated by a NUL byte (strings cannot contain NUL).
- * The spec starts with `rktnetes-kvm-spec`, `2`, then fields, each a keyword and its values:
+ * The spec starts with `rktnetes-kvm-spec`, the version (`3`; version 2 is the same without the
+ * app field `seccomp`, and is still read), then fields, each a keyword and its values:
  *
  * | Field | Values |
  * | --- | --- |
@@ -17,7 +18,8 @@
  *
  * App fields: `root`, `path` (the program, inside the root), `arg` (repeated, argv[0] first),
  * `env` (`NAME=value`, repeated), `cwd`, `uid`, `gid`, `group` (repeated: supplementary
- * groups), `caps` (hex bounding-set mask), `no-new-privs`, `stdin` (the app reads rkt.stdin),
+ * groups), `caps` (hex bounding-set mask), `no-new-privs`, `seccomp` (guest path of the app's
+ * seccomp program, `struct sock_filter[]`), `stdin` (the app reads rkt.stdin),
  * `status` (guest path of its status file), `log` (guest path of its log), `mount` (fstype or
  * `-`, source, target, comma-separated flags among bind, rec, ro, nosuid, nodev, noexec or `-`,
  * data or `-`) and `devnodes` (a directory to fill with a minimal /dev), both in order.
@@ -25,14 +27,20 @@
  * Net fields: `addr` (`a.b.c.d/prefix`, then `route`, or `noroute` when the guest must delete
  * the subnet route its kernel adds with the address) and `route` (`default` or
  * `a.b.c.d/prefix`, gateway or `-` for a route on the link), each repeated, in order.
+ *
+ * An enter request is keyword/value pairs: `root`, `cwd`, `path`, `arg` and `env` (repeated),
+ * `uid`, `gid`, and `app`, the app whose no_new_privs and seccomp filter the command gets (a
+ * guest init ignores keywords it does not know).
  */
 import { internalError } from '@rktnetes/errors';
 import type { EnvEntry } from '@rktnetes/common';
 
 /** First string of every spec. */
 export const SPEC_MAGIC = 'rktnetes-kvm-spec';
-/** The spec format version the guest init understands. */
-export const SPEC_VERSION = '2';
+/** The spec format version written (and the newest the guest init understands). */
+export const SPEC_VERSION = '3';
+/** The versions read: 3 adds the app field `seccomp` to 2. */
+export const SPEC_VERSIONS_READ: readonly string[] = ['2', '3'];
 
 /** Mount flags the guest init knows. */
 export type GuestMountFlag = 'bind' | 'rec' | 'ro' | 'nosuid' | 'nodev' | 'noexec';
@@ -61,6 +69,11 @@ export interface GuestApp {
   /** capability bounding set as a bit mask; absent: unchanged (all) */
   caps?: bigint;
   noNewPrivileges?: boolean;
+  /**
+   * the app's seccomp program (`struct sock_filter[]`, see @rktnetes/seccomp), installed just
+   * before execve: before the uid change for a non-root app without no_new_privs, else last
+   */
+  seccomp?: string;
   /** the app reads the host's stdin (rkt.stdin) */
   stdin?: boolean;
   /** where the exit status goes */
@@ -124,6 +137,8 @@ export interface EnterRequest {
   env: EnvEntry[];
   uid?: number;
   gid?: number;
+  /** the app whose no_new_privs and seccomp filter (from the spec) the command gets */
+  app?: string;
 }
 
 function checkToken(s: string): string {
@@ -154,6 +169,7 @@ function appTokens(a: GuestApp): string[] {
   for (const g of a.groups) t.push('group', String(g));
   if (a.caps !== undefined) t.push('caps', a.caps.toString(16));
   if (a.noNewPrivileges) t.push('no-new-privs');
+  if (a.seccomp !== undefined) t.push('seccomp', a.seccomp);
   if (a.stdin) t.push('stdin');
   t.push('status', a.statusPath);
   if (a.logPath) t.push('log', a.logPath);
@@ -209,7 +225,7 @@ export function parseGuestSpec(buf: Uint8Array): GuestSpec {
     return Number(v);
   };
   const undash = (s: string) => (s === '-' ? undefined : s);
-  if (next('magic') !== SPEC_MAGIC || next('version') !== SPEC_VERSION) throw bad(`not a version ${SPEC_VERSION} spec`);
+  if (next('magic') !== SPEC_MAGIC || !SPEC_VERSIONS_READ.includes(next('version'))) throw bad(`not a version ${SPEC_VERSIONS_READ.join(' or ')} spec`);
   const spec: GuestSpec = { shares: [], nets: [], apps: [] };
   while (i < t.length) {
     const k = next('field');
@@ -248,6 +264,7 @@ export function parseGuestSpec(buf: Uint8Array): GuestSpec {
         else if (f === 'group') a.groups.push(num('group'));
         else if (f === 'caps') a.caps = BigInt(`0x${next('caps')}`);
         else if (f === 'no-new-privs') a.noNewPrivileges = true;
+        else if (f === 'seccomp') a.seccomp = next('seccomp');
         else if (f === 'stdin') a.stdin = true;
         else if (f === 'status') a.statusPath = next('status');
         else if (f === 'log') a.logPath = next('log');
@@ -281,5 +298,6 @@ export function serializeEnterRequest(r: EnterRequest): Buffer {
   for (const [n, v] of r.env) t.push('env', `${n}=${v}`);
   if (r.uid !== undefined) t.push('uid', String(r.uid));
   if (r.gid !== undefined) t.push('gid', String(r.gid));
+  if (r.app !== undefined) t.push('app', r.app);
   return encodeTokens(t);
 }

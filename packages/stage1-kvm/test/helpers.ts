@@ -45,7 +45,7 @@ export async function ensureKvmAci(): Promise<string> {
   } catch {
     // not built yet
   }
-  const inputs = ['src', 'native', 'scripts', '../pod-net/src', '../pod-net/scripts'].map((d) => newestMtime(join(PKG_DIR, d)));
+  const inputs = ['src', 'native', 'scripts', '../pod-net/src', '../pod-net/scripts', '../seccomp/src'].map((d) => newestMtime(join(PKG_DIR, d)));
   if (existsSync(ASSETS_DIR)) inputs.push(newestMtime(join(ASSETS_DIR, '.complete')));
   if (built <= Math.max(...inputs)) await runCommandOk(process.execPath, ['../../tools/build.mjs'], { cwd: PKG_DIR });
   return KVM_ACI;

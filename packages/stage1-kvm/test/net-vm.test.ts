@@ -2,8 +2,8 @@
  * A VM pod on CNI networks, through the real CLI (stage0 + the kvm stage1 image) inside a
  * network sandbox: the built-in `default` network and two networks of `net.d` (Debian's bridge
  * and ptp plugins), port forwarding, DNS and hostname in the guest, `rkt status`, and stop + gc leaving
- * nothing behind. Root, the guest kernel, qemu, gcc and Debian's CNI plugins are needed. One VM
- * boot (TCG is slow).
+ * nothing behind; `--insecure-options=seccomp` leaves the app without a filter. Root, the guest
+ * kernel, qemu, gcc and Debian's CNI plugins are needed. One VM boot (TCG is slow).
  */
 import test from 'ava';
 import { existsSync, writeFileSync } from 'node:fs';
@@ -26,6 +26,7 @@ const WEB = [
   'ip route | sed "s/ *$//"',
   'grep -v "^#" /etc/resolv.conf | grep .',
   'hostname',
+  `awk '/^(NoNewPrivs|Seccomp):/ { s = s " " $1 $2 } END { print "web" s }' /proc/self/status`,
   'echo serving',
   'exec httpd -f -p 80 -h /www',
 ].join('; ');
@@ -52,7 +53,8 @@ vmTest.serial('a VM pod on default and net.d networks: reachable on its addresse
   const image = join(sb.root, 'web.aci');
   writeFileSync(image, await busyboxImage({ name: 'example.com/kvm-web', exec: ['/bin/sh', '-c', WEB], app: { ports: [{ name: 'http', protocol: 'tcp', port: 80 }] }, busybox: { extraApplets: ['httpd'] } }));
 
-  const pod = await sb.startPod(image, [`--net=${lan},default,${p2p}`, '--port=http:18080', '--hostname=kvm-net-pod']);
+  // the last --insecure-options counts: seccomp too, so the app runs without a filter
+  const pod = await sb.startPod(image, ['--insecure-options=image,seccomp', `--net=${lan},default,${p2p}`, '--port=http:18080', '--hostname=kvm-net-pod']);
   await waitFor('the app to serve', () => (pod.output().includes('serving') ? true : undefined), 120_000).catch((e: Error) => {
     throw new Error(`${e.message}; rkt run printed: ${pod.output()}`);
   });
@@ -70,6 +72,7 @@ vmTest.serial('a VM pod on default and net.d networks: reachable on its addresse
   t.notRegex(out, new RegExp(`^10\\.214\\.${n}\\.0/24 dev eth1`, 'm'));
   t.regex(out, new RegExp(`^search pods\\.example\\nnameserver 10\\.213\\.${n}\\.53$`, 'm'), "resolv.conf from the first network's DNS settings");
   t.regex(out, /^kvm-net-pod$/m);
+  t.regex(out, /^web NoNewPrivs:0 Seccomp:0$/m, 'rkt run --insecure-options=seccomp: no filter in the guest');
 
   t.is(await sb.httpGet(`http://${defaultIP}/`), 'hello from the vm\n', 'the host reaches the pod on its default address');
   t.is(await sb.httpGet(`http://${lanIP}/`), 'hello from the vm\n', 'and on its addresses in the net.d networks');

@@ -8,7 +8,9 @@ import { basename, join } from 'node:path';
 import { appDir, appEnvPath, newPodUUID, podDir, podManifestPath, stage1RootfsPath } from '@rktnetes/common';
 import { hasCode } from '@rktnetes/errors';
 import type { CommandRunner } from '@rktnetes/pod-net';
-import { podManifest, serializePodManifest, type PodManifestInput } from '@rktnetes/schema';
+import { parseIsolator, podManifest, serializePodManifest, type PodManifestInput } from '@rktnetes/schema';
+import { appSeccomp, compileSeccompFilter, evaluateSeccompFilter, SECCOMP_RET_ALLOW, SECCOMP_RET_ERRNO, SYSCALLS_X86_64 } from '@rktnetes/seccomp';
+import { ANNOTATION_APP_SECCOMP_PROFILE } from '@rktnetes/stage1-abi';
 import {
   applyHostPrep,
   capabilityMask,
@@ -22,6 +24,7 @@ import {
   prepareKvmRun,
   resolveCredentials,
   resolveInRoot,
+  retainedCapabilities,
   type PlanOptions,
 } from '@rktnetes/stage1-kvm';
 import { MS_BIND, MS_RDONLY, MS_REC, MS_REMOUNT, recordingSys } from '@rktnetes/sys';
@@ -174,6 +177,68 @@ test('capability isolators set the bounding set; --disable-capabilities-restrict
   t.is(capabilityMask(app([]), true), undefined);
 });
 
+test('seccomp: each app gets the filter and no_new_privs of the shared decisions, its program named in the spec', async (t) => {
+  const profile = JSON.stringify({ defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['chmod', 'fchmodat', 'fchmodat2'], action: 'SCMP_ACT_ERRNO', errnoRet: 30 }] });
+  const pod = await fakePod(t, {
+    def: sh('true'),
+    user: sh('true', { user: 'user', group: 'user' }),
+    rm: sh('true', { user: 'user', group: 'user', isolators: [{ name: 'os/linux/seccomp-remove-set', value: { set: ['mkdir', 'mkdirat'], errno: 'EACCES' } }, { name: 'os/linux/no-new-privileges', value: false }] }),
+    prof: { ...sh('true', { isolators: [{ name: 'os/linux/seccomp-retain-set', value: { set: ['read'] } }] }), annotations: [{ name: ANNOTATION_APP_SECCOMP_PROFILE, value: profile }] },
+    off: sh('true', { isolators: [{ name: 'os/linux/seccomp-retain-set', value: { set: ['@appc.io/all'] } }] }),
+  });
+  const plan = planPod(loadKvmPod(pod.dir, pod.uuid), opts);
+  const app = (name: string) => plan.apps.find((a) => a.name === name)!;
+  const filter = (name: string) => plan.filters.find((f) => f.app === name);
+  const run = (name: string, call: string) => {
+    const bytes = filter(name)!.bytes;
+    const insns = Array.from({ length: bytes.length / 8 }, (_, i) => ({ code: bytes.readUInt16LE(i * 8), jt: bytes[i * 8 + 2]!, jf: bytes[i * 8 + 3]!, k: bytes.readUInt32LE(i * 8 + 4) }));
+    return evaluateSeccompFilter(insns, SYSCALLS_X86_64[call]!);
+  };
+  t.deepEqual(plan.filters.map((f) => f.app), ['def', 'user', 'rm', 'prof']);
+  for (const f of plan.filters) {
+    t.is(f.path, join(pod.dir, 'kvm', 'seccomp', `${f.app}.bpf`));
+    t.is(app(f.app).seccomp, `/pod/kvm/seccomp/${f.app}.bpf`);
+  }
+  t.is(app('off').seccomp, undefined, '@appc.io/all: no filter');
+  t.true(filter('def')!.bytes.equals(compileSeccompFilter(appSeccomp({ name: 'def', isolators: [], caps: [], disabled: false })!).bytes), 'no isolator: the default whitelist');
+  t.is(run('def', 'unshare'), SECCOMP_RET_ERRNO | 1);
+  t.is(run('rm', 'mkdir'), SECCOMP_RET_ERRNO | 13);
+  t.is(run('rm', 'unshare'), SECCOMP_RET_ALLOW);
+  t.is(run('prof', 'chmod'), SECCOMP_RET_ERRNO | 30, 'the profile annotation');
+  t.is(run('prof', 'openat'), SECCOMP_RET_ALLOW, 'replaces the isolators');
+  t.regex(filter('prof')!.summary, /^seccomp profile of 3 rules, \d+ instructions/);
+  // rkt's rule: no_new_privs for a non-root app with a filter, unless an isolator says otherwise
+  t.deepEqual(
+    plan.apps.map((a) => [a.name, a.noNewPrivileges === true]),
+    [['def', false], ['user', true], ['rm', false], ['prof', false], ['off', false]],
+  );
+  const disabled = planPod(loadKvmPod(pod.dir, pod.uuid), { ...opts, disableSeccomp: true });
+  t.deepEqual(disabled.filters, [], '--disable-seccomp');
+  t.true(disabled.apps.every((a) => a.seccomp === undefined && a.noNewPrivileges !== true));
+});
+
+test('seccomp: a profile selects its rules by the bounding set and the guest kernel', async (t) => {
+  const profile = JSON.stringify({
+    defaultAction: 'SCMP_ACT_ALLOW',
+    syscalls: [
+      { names: ['mkdir'], action: 'SCMP_ACT_ERRNO', excludes: { caps: ['CAP_SYS_ADMIN'] } },
+      { names: ['rmdir'], action: 'SCMP_ACT_ERRNO', includes: { minKernel: '6.1' } },
+    ],
+  });
+  const pod = await fakePod(t, { a: { ...sh('true'), annotations: [{ name: ANNOTATION_APP_SECCOMP_PROFILE, value: profile }] } });
+  const rules = (o: Partial<PlanOptions>) => {
+    const bytes = planPod(loadKvmPod(pod.dir, pod.uuid), { ...opts, ...o }).filters[0]!.bytes;
+    const insns = Array.from({ length: bytes.length / 8 }, (_, i) => ({ code: bytes.readUInt16LE(i * 8), jt: bytes[i * 8 + 2]!, jf: bytes[i * 8 + 3]!, k: bytes.readUInt32LE(i * 8 + 4) }));
+    return ['mkdir', 'rmdir'].filter((c) => evaluateSeccompFilter(insns, SYSCALLS_X86_64[c]!) !== SECCOMP_RET_ALLOW);
+  };
+  t.deepEqual(rules({ guestKernel: '6.1.0-18-amd64' }), ['mkdir', 'rmdir']);
+  t.deepEqual(rules({ guestKernel: '5.10.0' }), ['mkdir'], 'minKernel is compared with the kernel the app runs on');
+  t.deepEqual(rules({ guestKernel: '6.1.0', allCapabilities: true }), ['rmdir'], 'every capability with --disable-capabilities-restriction');
+  const iso = (name: string, set: string[]) => parseIsolator({ name, value: { set } });
+  t.deepEqual(retainedCapabilities([iso('os/linux/capabilities-retain-set', ['CAP_CHOWN']), iso('os/linux/capabilities-retain-set', ['CAP_KILL'])], false), ['CAP_CHOWN', 'CAP_KILL']);
+  t.false(retainedCapabilities([iso('os/linux/capabilities-remove-set', ['CAP_CHOWN'])], false).includes('CAP_CHOWN'));
+});
+
 test('paths, programs and credentials resolve inside the app root', async (t) => {
   const pod = await fakePod(t, { a: sh('true') });
   const root = pod.rootfs('a');
@@ -220,6 +285,13 @@ test('run prepares the pod and execs the shim with qemu, keeping the lock descri
   t.true(existsSync(join(stage1RootfsPath(pod.dir), 'rkt', 'log')));
   t.regex(readFileSync(appEnvPath(pod.dir, 'a'), 'utf8'), /^AC_APP_NAME=a$/m);
   t.true(existsSync(join(pod.rootfs('a'), 'proc')));
+  t.is(spec.apps[0]!.seccomp, '/pod/kvm/seccomp/a.bpf');
+  const program = readFileSync(join(pod.dir, 'kvm', 'seccomp', 'a.bpf'));
+  t.true(program.length > 0 && program.length % 8 === 0, 'the default filter is written for the guest');
+  // a second run with --disable-seccomp removes it
+  const again = prepareKvmRun(['--net=none', '--disable-seccomp', pod.uuid], ctx);
+  t.is(again.spec.apps[0]!.seccomp, undefined);
+  t.false(existsSync(join(pod.dir, 'kvm', 'seccomp')));
 });
 
 test('run refuses what a VM cannot do and says when the image lacks its kernel', async (t) => {

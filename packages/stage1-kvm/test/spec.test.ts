@@ -1,5 +1,5 @@
 import test from 'ava';
-import { decodeTokens, encodeTokens, parseGuestSpec, serializeEnterRequest, serializeGuestSpec, SPEC_MAGIC, type GuestSpec } from '@rktnetes/stage1-kvm';
+import { decodeTokens, encodeTokens, parseGuestSpec, serializeEnterRequest, serializeGuestSpec, SPEC_MAGIC, SPEC_VERSION, type GuestSpec } from '@rktnetes/stage1-kvm';
 
 const spec: GuestSpec = {
   hostname: 'rkt-test',
@@ -33,6 +33,7 @@ const spec: GuestSpec = {
       groups: [100, 27],
       caps: 0x20000001n,
       noNewPrivileges: true,
+      seccomp: '/pod/kvm/seccomp/app.bpf',
       stdin: true,
       statusPath: '/pod/stage1/rootfs/rkt/status/app',
       logPath: '/pod/stage1/rootfs/rkt/log/app',
@@ -56,9 +57,9 @@ test('the guest spec round-trips through its NUL-separated encoding', (t) => {
 test('the guest spec encodes fields in the order the guest init reads them', (t) => {
   const tokens = decodeTokens(serializeGuestSpec({ shares: [], nets: [], apps: [{ ...spec.apps[0]!, steps: [], caps: undefined, env: [], groups: [], argv: ['x'] }] }));
   t.deepEqual(tokens, [
-    SPEC_MAGIC, '2',
+    SPEC_MAGIC, '3',
     'app', 'app', 'root', '/pod/stage1/rootfs/opt/stage2/app/rootfs', 'path', '/bin/sh', 'arg', 'x',
-    'cwd', '/work', 'uid', '1000', 'gid', '100', 'no-new-privs', 'stdin',
+    'cwd', '/work', 'uid', '1000', 'gid', '100', 'no-new-privs', 'seccomp', '/pod/kvm/seccomp/app.bpf', 'stdin',
     'status', '/pod/stage1/rootfs/rkt/status/app', 'log', '/pod/stage1/rootfs/rkt/log/app', 'end',
   ]);
 });
@@ -81,14 +82,21 @@ test('strings with NUL bytes cannot be sent to the guest', (t) => {
 });
 
 test('parseGuestSpec rejects other formats and unknown fields', (t) => {
-  t.throws(() => parseGuestSpec(encodeTokens(['something', '2'])), { message: /not a version 2 spec/ });
-  t.throws(() => parseGuestSpec(encodeTokens([SPEC_MAGIC, '1'])), { message: /not a version 2 spec/ });
+  t.throws(() => parseGuestSpec(encodeTokens(['something', '3'])), { message: /not a version 2 or 3 spec/ });
+  t.throws(() => parseGuestSpec(encodeTokens([SPEC_MAGIC, '1'])), { message: /not a version 2 or 3 spec/ });
   t.throws(() => parseGuestSpec(encodeTokens([SPEC_MAGIC, '2', 'bogus'])), { message: /unknown field bogus/ });
   t.throws(() => parseGuestSpec(encodeTokens([SPEC_MAGIC, '2', 'stop-timeout', 'x'])), { message: /not a number/ });
   t.throws(() => parseGuestSpec(encodeTokens([SPEC_MAGIC, '2', 'app', 'a', 'root'])), { message: /missing root/ });
 });
 
-test('an enter request lists root, cwd, program, argv, env and ids', (t) => {
-  const tokens = decodeTokens(serializeEnterRequest({ root: '/r', cwd: '/', path: '/bin/sh', argv: ['sh', '-c', 'id'], env: [['A', '1']], uid: 0, gid: 0 }));
-  t.deepEqual(tokens, ['root', '/r', 'cwd', '/', 'path', '/bin/sh', 'arg', 'sh', 'arg', '-c', 'arg', 'id', 'env', 'A=1', 'uid', '0', 'gid', '0']);
+test('version 2 specs (without seccomp programs) are still read', (t) => {
+  const app = ['app', 'a', 'root', '/r', 'path', '/bin/sh', 'arg', 'sh', 'status', '/s', 'end'];
+  const v2 = parseGuestSpec(encodeTokens([SPEC_MAGIC, '2', ...app]));
+  t.is(v2.apps[0]!.seccomp, undefined);
+  t.is(SPEC_VERSION, '3');
+});
+
+test('an enter request lists root, cwd, program, argv, env, ids and the app whose filter applies', (t) => {
+  const tokens = decodeTokens(serializeEnterRequest({ root: '/r', cwd: '/', path: '/bin/sh', argv: ['sh', '-c', 'id'], env: [['A', '1']], uid: 0, gid: 0, app: 'web' }));
+  t.deepEqual(tokens, ['root', '/r', 'cwd', '/', 'path', '/bin/sh', 'arg', 'sh', 'arg', '-c', 'arg', 'id', 'env', 'A=1', 'uid', '0', 'gid', '0', 'app', 'web']);
 });

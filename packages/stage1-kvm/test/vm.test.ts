@@ -7,6 +7,7 @@ import test from 'ava';
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { readFileTolerantSync } from '@rktnetes/common';
+import { ANNOTATION_APP_SECCOMP_PROFILE } from '@rktnetes/stage1-abi';
 import { busyboxImage, leakCheck, mountsUnder, testIf, tmpDir } from '@rktnetes/testkit';
 import {
   ensureKvmAci,
@@ -40,9 +41,14 @@ async function podWith(t: Parameters<typeof makePod>[0], script: string, runtime
   return makePod(t, aci, [{ ...shApp(script, runtime), image }], extra);
 }
 
+/** A shell command printing `<who> NoNewPrivs:<n> Seccomp:<n>` as the process sees itself. */
+const secStatus = (who: string) => `awk '/^(NoNewPrivs|Seccomp):/ { s = s " " $1 $2 } END { print "${who}" s }' /proc/self/status`;
+
 /** Asserts that nothing of the pod is left: no process mentioning it, no network namespace, the lock free. */
 async function assertGone(t: { deepEqual(a: unknown, b: unknown, m?: string): void; false(v: boolean, m?: string): void }, pod: TestPod): Promise<void> {
   await waitFor('the pod processes to end', () => (processesMentioning(pod.uuid).length === 0 ? true : undefined), 10_000).catch(() => undefined);
+  // a killed process loses its command line (its memory) before its descriptors: the lock goes a moment later
+  await waitFor('the pod lock to be released', () => (lockHeld(pod.dir) ? undefined : true), 2_000).catch(() => undefined);
   t.deepEqual(processesMentioning(pod.uuid), [], 'no process of the pod is left');
   t.false(existsSync(`/run/netns/rkt-${pod.uuid}`), 'no network namespace of the pod is left');
   t.false(lockHeld(pod.dir), 'the pod lock is released');
@@ -80,6 +86,7 @@ vmTest.serial('run: volumes written in the guest are visible on the host; read-o
     'touch /input/nope 2>/dev/null && echo ro-writable || echo ro-refused',
     'cat /etc/single.conf',
     'echo shared > /scratch/file && cat /scratch/file',
+    secStatus('app'),
     'exit 0',
   ].join('; ');
   const pod = await podWith(
@@ -102,9 +109,10 @@ vmTest.serial('run: volumes written in the guest are visible on the host; read-o
       ],
     },
   );
-  const r = await runEntrypoint(pod, 'run', ['--net=none', pod.uuid]);
+  const r = await runEntrypoint(pod, 'run', ['--net=none', '--disable-seccomp', pod.uuid]);
   t.is(r.code, 0, r.stderr);
-  t.is(r.stdout, 'from the host\nro-refused\none file\nshared\n');
+  t.is(r.stdout, 'from the host\nro-refused\none file\nshared\napp NoNewPrivs:0 Seccomp:0\n', '--disable-seccomp (--insecure-options=seccomp): no filter');
+  t.false(existsSync(join(pod.dir, 'kvm/seccomp')));
   t.is(readFileSync(join(host, 'rw', 'out'), 'utf8'), 'written in the guest\n');
   t.is(readFileSync(join(pod.dir, 'sharedVolumes', 'scratch', 'file'), 'utf8'), 'shared\n');
   t.false(existsSync(join(host, 'ro', 'nope')));
@@ -160,12 +168,12 @@ vmTest.serial('enter: runs a command in the app inside the running VM', async (t
   const run = startEntrypoint(pod, 'run', ['--net=none', pod.uuid]);
   await waitFor('the app to start', () => (run.stdout().includes('ready') ? true : undefined));
   const ppid = readPpid(pod)!;
-  const e = await runEntrypoint(pod, 'enter', [`--pid=${ppid}`, '--appname=app', '--', '/bin/sh', '-c', 'echo $GREETING from $(hostname); cat; echo err >&2; exit 5'], {
+  const e = await runEntrypoint(pod, 'enter', [`--pid=${ppid}`, '--appname=app', '--', '/bin/sh', '-c', `echo $GREETING from $(hostname); cat; ${secStatus('enter')}; echo err >&2; exit 5`], {
     lock: false,
     input: 'stdin reaches the command\n',
   });
   t.is(e.code, 5, e.stderr);
-  t.is(e.stdout, `hi from rkt-${pod.uuid}\nstdin reaches the command\n`);
+  t.is(e.stdout, `hi from rkt-${pod.uuid}\nstdin reaches the command\nenter NoNewPrivs:0 Seccomp:2\n`, 'the command gets the app\'s seccomp filter');
   t.is(e.stderr, 'err\n');
   await runEntrypoint(pod, 'stop', [pod.uuid], { lock: false });
   const r = await run.done;
@@ -192,24 +200,57 @@ vmTest.serial('run: output to a regular file moves the caller\'s offset (later w
   await assertGone(t, pod);
 });
 
-vmTest.serial('a pod of two apps: users, read-only root; the first failure stops the other and is the pod\'s status', async (t) => {
+vmTest.serial('a pod of three apps: users, read-only root, seccomp filters; the first failure stops the others and is the pod\'s status', async (t) => {
   const image = await busyboxImage();
-  const writer = 'id -u > /shared/who; echo "writer runs as $(id -u):$(id -g)"; sleep 1; exit 4';
-  const waiter = "touch /rootfile 2>/dev/null && echo root-writable || echo root-read-only; trap 'echo waiter stopped; exit 0' TERM; while :; do sleep 1; done";
+  // the filters are the ones stage1-coreos would install: a profile annotation (writer), a
+  // remove set as `--seccomp mode=remove,errno=EACCES,mkdir,mkdirat` makes it (waiter), rkt's
+  // default whitelist (early); no_new_privs by rkt's rule, or as the isolator says (early: off,
+  // so its filter is installed before its uid changes)
+  const profile = { defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['chmod', 'fchmodat', 'fchmodat2'], action: 'SCMP_ACT_ERRNO', errnoRet: 28 }] };
+  const writer = `id -u > /shared/who; echo "writer runs as $(id -u):$(id -g)"; echo "writer chmod: $(chmod 600 /shared/who 2>&1 | grep -o 'No space left on device')"; ${secStatus('writer')}; sleep 1; exit 4`;
+  const waiter = `touch /rootfile 2>/dev/null && echo root-writable || echo root-read-only; echo "waiter mkdir: $(mkdir /dev/shm/x 2>&1 | grep -o 'Permission denied')"; ${secStatus('waiter')}; trap 'echo waiter stopped; exit 0' TERM; while :; do sleep 1; done`;
+  const early = `${secStatus('early')}; mkdir /dev/shm/y && echo early mkdir ok`;
   const pod = await makePod(
     t,
     aci,
     [
-      { name: 'writer', image, runtime: { app: { exec: ['/bin/sh', '-c', writer], user: 'user', group: '1000' }, mounts: [{ volume: 'shared', path: '/shared' }] } },
-      { name: 'waiter', image, runtime: { app: { exec: ['/bin/sh', '-c', waiter], user: '0', group: '0' }, readOnlyRootFS: true } },
+      {
+        name: 'writer',
+        image,
+        runtime: {
+          app: { exec: ['/bin/sh', '-c', writer], user: 'user', group: '1000' },
+          mounts: [{ volume: 'shared', path: '/shared' }],
+          annotations: [{ name: ANNOTATION_APP_SECCOMP_PROFILE, value: JSON.stringify(profile) }],
+        },
+      },
+      {
+        name: 'waiter',
+        image,
+        runtime: {
+          app: { exec: ['/bin/sh', '-c', waiter], user: '0', group: '0', isolators: [{ name: 'os/linux/seccomp-remove-set', value: { set: ['mkdir', 'mkdirat'], errno: 'EACCES' } }] },
+          readOnlyRootFS: true,
+        },
+      },
+      { name: 'early', image, runtime: { app: { exec: ['/bin/sh', '-c', early], user: 'user', group: 'user', isolators: [{ name: 'os/linux/no-new-privileges', value: false }] } } },
     ],
     { volumes: [{ name: 'shared', kind: 'empty', uid: 1000, gid: 1000, mode: '0700' }] },
   );
   const r = await runEntrypoint(pod, 'run', ['--net=none', pod.uuid]);
   t.is(r.code, 4, r.stderr);
-  t.deepEqual(r.stdout.trim().split('\n').sort(), ['root-read-only', 'waiter stopped', 'writer runs as 1000:1000']);
+  t.deepEqual(r.stdout.trim().split('\n').sort(), [
+    'early NoNewPrivs:0 Seccomp:2',
+    'early mkdir ok',
+    'root-read-only',
+    'waiter NoNewPrivs:0 Seccomp:2',
+    'waiter mkdir: Permission denied',
+    'waiter stopped',
+    'writer NoNewPrivs:1 Seccomp:2',
+    'writer chmod: No space left on device',
+    'writer runs as 1000:1000',
+  ]);
   t.is(readFileSync(join(pod.stage1Rootfs, 'rkt/status/writer'), 'utf8'), '4\n');
   t.is(readFileSync(join(pod.stage1Rootfs, 'rkt/status/waiter'), 'utf8'), '0\n');
+  t.is(readFileSync(join(pod.stage1Rootfs, 'rkt/status/early'), 'utf8'), '0\n');
   const who = join(pod.dir, 'sharedVolumes', 'shared', 'who');
   t.is(readFileSync(who, 'utf8'), '1000\n');
   t.is(statSync(who).uid, 1000, 'files the app creates belong to its user on the host');

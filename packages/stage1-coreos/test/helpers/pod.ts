@@ -42,7 +42,7 @@ export function ensureStage1Aci(): string {
     } catch {
       // not built yet
     }
-    const sources = Math.max(newestMtime(join(PKG, 'src')), newestMtime(join(PKG, 'scripts')), ...['common', 'schema', 'stage1-abi', 'sys'].map((p) => newestMtime(join(PKG, '..', p, 'src'))));
+    const sources = Math.max(newestMtime(join(PKG, 'src')), newestMtime(join(PKG, 'scripts')), ...['common', 'schema', 'seccomp', 'stage1-abi', 'sys'].map((p) => newestMtime(join(PKG, '..', p, 'src'))));
     if (built < sources) {
       const r = spawnSync(process.execPath, ['../../tools/build.mjs'], { cwd: PKG, encoding: 'utf8' });
       if (r.status !== 0) throw new Error(`building stage1-coreos failed: ${r.stderr}${r.stdout}`);

@@ -13,7 +13,7 @@ import {
   compileSeccompFilter,
   evaluateSeccompFilter,
   seccompPolicy,
-} from '@rktnetes/stage1-coreos';
+} from '@rktnetes/seccomp';
 
 const nr = (name: string) => {
   const n = SYSCALLS_X86_64[name];

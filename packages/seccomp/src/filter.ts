@@ -1,13 +1,30 @@
 /**
- * Seccomp filters for apps: from the appc isolators to a list of calls and an action, and from
- * that to a classic BPF program (`struct sock_filter[]`) that the init installs with
- * seccomp(SECCOMP_SET_MODE_FILTER) just before it execs the app.
+ * Seccomp filters for apps: from the appc isolators to a list of calls and an action (a
+ * {@link SeccompPolicy}), or from an OCI profile to rules (a {@link SeccompRuleSet}, see
+ * `profile.ts`), and from either to a classic BPF program (`struct sock_filter[]`, see `bpf.ts`)
+ * that the init installs with seccomp(SECCOMP_SET_MODE_FILTER) before it execs the app.
  */
 import { constants as osConstants } from 'node:os';
 import { userError } from '@rktnetes/errors';
 import type { SeccompIsolator } from '@rktnetes/schema';
 import { ALWAYS_ALLOWED, DEFAULT_WHITELIST, GROUP_ALL, GROUP_EMPTY, SYSCALL_GROUPS } from './groups';
+import { type BpfInsn, type SeccompCondition, type SeccompProgram, assembleSeccomp, SECCOMP_RET_ALLOW, SECCOMP_RET_ERRNO, SECCOMP_RET_KILL_PROCESS, seccompBytes } from './bpf';
 import { SYSCALLS_X86_64 } from './syscalls-x86_64';
+
+export {
+  AUDIT_ARCH_X86_64,
+  BPF_MAX_INSNS,
+  SECCOMP_RET_ALLOW,
+  SECCOMP_RET_ERRNO,
+  SECCOMP_RET_KILL_PROCESS,
+  SECCOMP_RET_KILL_THREAD,
+  SECCOMP_RET_LOG,
+  SECCOMP_RET_TRACE,
+  SECCOMP_RET_TRAP,
+  evaluateSeccompFilter,
+  type BpfInsn,
+  type SeccompCondition,
+} from './bpf';
 
 /** `whitelist`: only the listed calls run; `blacklist`: the listed calls are blocked. */
 export type SeccompMode = 'whitelist' | 'blacklist';
@@ -81,36 +98,20 @@ export function seccompPolicy(isolator: SeccompIsolator | undefined): SeccompPol
   return withErrno({ mode: 'blacklist', syscalls: expand(isolator.set, 'blacklist'), source: 'isolator' });
 }
 
-// ---- BPF ---------------------------------------------------------------------------------------
-
-/** AUDIT_ARCH_X86_64 (linux/audit.h): EM_X86_64 | __AUDIT_ARCH_64BIT | __AUDIT_ARCH_LE. */
-export const AUDIT_ARCH_X86_64 = 0xc000003e;
-/** x32 ABI calls carry this bit in their number on x86_64; the filter refuses them. */
-const X32_SYSCALL_BIT = 0x40000000;
-
-export const SECCOMP_RET_KILL_PROCESS = 0x80000000;
-export const SECCOMP_RET_ERRNO = 0x00050000;
-export const SECCOMP_RET_ALLOW = 0x7fff0000;
-
-const BPF_LD_W_ABS = 0x20;
-const BPF_JMP_JEQ_K = 0x15;
-const BPF_JMP_JGE_K = 0x35;
-const BPF_RET_K = 0x06;
-/** offsetof(struct seccomp_data, nr) and (…, arch) */
-const DATA_NR = 0;
-const DATA_ARCH = 4;
-/** BPF_MAXINSNS */
-export const BPF_MAX_INSNS = 4096;
-
-/** One `struct sock_filter`. */
-export interface BpfInsn {
-  code: number;
-  jt: number;
-  jf: number;
-  k: number;
+/**
+ * A filter from an OCI seccomp profile (see `profile.ts`): rules by call name, checked in order,
+ * and the default action. Full return values (`SECCOMP_RET_*` with their data).
+ */
+export interface SeccompRuleSet {
+  source: 'profile';
+  defaultAction: number;
+  rules: Array<{ syscall: string; action: number; conditions: SeccompCondition[] }>;
 }
 
-/** A compiled filter: the instructions, and which of the policy's calls this ABI lacks. */
+/** What an app's filter is made from: rkt's isolator policy, or a profile's rules. */
+export type SeccompSpec = SeccompPolicy | SeccompRuleSet;
+
+/** A compiled filter: the instructions, and which of the named calls this ABI lacks. */
 export interface CompiledFilter {
   insns: BpfInsn[];
   /** the raw `struct sock_filter` array, 8 bytes per instruction, little-endian */
@@ -119,78 +120,60 @@ export interface CompiledFilter {
   unknown: string[];
 }
 
-const ret = (k: number): BpfInsn => ({ code: BPF_RET_K, jt: 0, jf: 0, k: k >>> 0 });
+/** The errno a whitelist returns for an unlisted `clone3`, so that the C library falls back to `clone`. */
+const ENOSYS = osConstants.errno.ENOSYS ?? 38;
 
-/**
- * Compiles a policy for x86_64: a foreign architecture (i386 `int 0x80`) or an x32 call kills
- * the process; then each listed call is compared in turn. In whitelist mode `clone3` that is not
- * listed fails with ENOSYS, so that the C library falls back to `clone` (as Docker does), and the
- * {@link ALWAYS_ALLOWED} calls are permitted; in blacklist mode those are never blocked.
- */
-export function compileSeccompFilter(policy: SeccompPolicy, table: Readonly<Record<string, number>> = SYSCALLS_X86_64): CompiledFilter {
+/** The general form of a policy: one unconditional rule per call. */
+function policyProgram(policy: SeccompPolicy, table: Readonly<Record<string, number>>, unknown: string[]): SeccompProgram {
   const deny = policy.errno ? SECCOMP_RET_ERRNO | (policy.errno.value & 0xffff) : SECCOMP_RET_KILL_PROCESS;
-  const unknown: string[] = [];
-  const numbers = new Set<number>();
   const listed = new Set(policy.syscalls);
   if (policy.mode === 'whitelist') for (const s of ALWAYS_ALLOWED) listed.add(s);
   else for (const s of ALWAYS_ALLOWED) listed.delete(s);
+  const numbers = new Set<number>();
   for (const name of listed) {
     const nr = table[name];
     if (nr === undefined) unknown.push(name);
     else numbers.add(nr);
   }
   const match = policy.mode === 'whitelist' ? SECCOMP_RET_ALLOW : deny;
-  const fallthrough = policy.mode === 'whitelist' ? deny : SECCOMP_RET_ALLOW;
-  const insns: BpfInsn[] = [
-    { code: BPF_LD_W_ABS, jt: 0, jf: 0, k: DATA_ARCH },
-    { code: BPF_JMP_JEQ_K, jt: 1, jf: 0, k: AUDIT_ARCH_X86_64 },
-    ret(SECCOMP_RET_KILL_PROCESS),
-    { code: BPF_LD_W_ABS, jt: 0, jf: 0, k: DATA_NR },
-    { code: BPF_JMP_JGE_K, jt: 0, jf: 1, k: X32_SYSCALL_BIT },
-    ret(SECCOMP_RET_KILL_PROCESS),
-  ];
-  for (const nr of [...numbers].sort((a, b) => a - b)) insns.push({ code: BPF_JMP_JEQ_K, jt: 0, jf: 1, k: nr }, ret(match));
+  const rules = [...numbers].map((nr) => ({ nr, action: match, conditions: [] }));
   const clone3 = table.clone3;
-  if (policy.mode === 'whitelist' && clone3 !== undefined && !numbers.has(clone3)) {
-    insns.push({ code: BPF_JMP_JEQ_K, jt: 0, jf: 1, k: clone3 }, ret(SECCOMP_RET_ERRNO | (osConstants.errno.ENOSYS ?? 38)));
+  if (policy.mode === 'whitelist' && clone3 !== undefined && !numbers.has(clone3)) rules.push({ nr: clone3, action: SECCOMP_RET_ERRNO | ENOSYS, conditions: [] });
+  return { defaultAction: policy.mode === 'whitelist' ? deny : SECCOMP_RET_ALLOW, rules };
+}
+
+/** The general form of a profile's rule set; a profile that does not name `clone3` and denies by default makes it fail with ENOSYS. */
+function ruleSetProgram(set: SeccompRuleSet, table: Readonly<Record<string, number>>, unknown: string[]): SeccompProgram {
+  const rules: SeccompProgram['rules'] = [];
+  for (const r of set.rules) {
+    const nr = table[r.syscall];
+    if (nr === undefined) {
+      if (!unknown.includes(r.syscall)) unknown.push(r.syscall);
+    } else rules.push({ nr, action: r.action, conditions: r.conditions });
   }
-  insns.push(ret(fallthrough));
-  if (insns.length > BPF_MAX_INSNS) {
-    throw userError('stage1.seccomp.too-large', `seccomp filter has ${insns.length} instructions, more than the kernel's ${BPF_MAX_INSNS}`);
+  const clone3 = table.clone3;
+  if (clone3 !== undefined && set.defaultAction >>> 0 !== SECCOMP_RET_ALLOW && !set.rules.some((r) => r.syscall === 'clone3')) {
+    rules.push({ nr: clone3, action: SECCOMP_RET_ERRNO | ENOSYS, conditions: [] });
   }
-  const bytes = Buffer.alloc(insns.length * 8);
-  insns.forEach((i, n) => {
-    bytes.writeUInt16LE(i.code, n * 8);
-    bytes.writeUInt8(i.jt, n * 8 + 2);
-    bytes.writeUInt8(i.jf, n * 8 + 3);
-    bytes.writeUInt32LE(i.k >>> 0, n * 8 + 4);
-  });
-  return { insns, bytes, unknown };
+  return { defaultAction: set.defaultAction, rules };
 }
 
 /**
- * Runs a compiled filter on one call, as the kernel would (a small classic-BPF interpreter for
- * the instructions {@link compileSeccompFilter} emits). For tests and `--debug` diagnostics.
+ * Compiles a policy or a profile's rule set for x86_64 (layout in `bpf.ts`). For a policy: in
+ * whitelist mode `clone3` that is not listed fails with ENOSYS, so that the C library falls
+ * back to `clone` (as Docker does), and the {@link ALWAYS_ALLOWED} calls are permitted; in
+ * blacklist mode those are never blocked. Names the table lacks are skipped and reported.
+ * Errors (user): `stage1.seccomp.too-large`.
  */
-export function evaluateSeccompFilter(insns: readonly BpfInsn[], nr: number, arch = AUDIT_ARCH_X86_64): number {
-  let acc = 0;
-  for (let pc = 0; pc < insns.length; pc++) {
-    const i = insns[pc]!;
-    switch (i.code) {
-      case BPF_LD_W_ABS:
-        acc = i.k === DATA_ARCH ? arch >>> 0 : i.k === DATA_NR ? nr >>> 0 : 0;
-        break;
-      case BPF_JMP_JEQ_K:
-        pc += acc === i.k >>> 0 ? i.jt : i.jf;
-        break;
-      case BPF_JMP_JGE_K:
-        pc += acc >= i.k >>> 0 ? i.jt : i.jf;
-        break;
-      case BPF_RET_K:
-        return i.k >>> 0;
-      default:
-        throw new Error(`unsupported BPF instruction 0x${i.code.toString(16)}`);
-    }
-  }
-  throw new Error('BPF program fell off its end');
+export function compileSeccompFilter(spec: SeccompSpec, table: Readonly<Record<string, number>> = SYSCALLS_X86_64): CompiledFilter {
+  const unknown: string[] = [];
+  const program = spec.source === 'profile' ? ruleSetProgram(spec, table, unknown) : policyProgram(spec, table, unknown);
+  const insns = assembleSeccomp(program);
+  return { insns, bytes: seccompBytes(insns), unknown };
+}
+
+/** One line about a filter, for `--debug`. */
+export function describeSeccomp(spec: SeccompSpec, compiled: CompiledFilter): string {
+  const what = spec.source === 'profile' ? `profile of ${spec.rules.length} rules` : `${spec.mode} of ${spec.syscalls.length} calls`;
+  return `seccomp ${what}, ${compiled.insns.length} instructions${compiled.unknown.length ? `, unknown calls skipped: ${compiled.unknown.join(' ')}` : ''}`;
 }

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Development helper: regenerates src/seccomp/syscalls-x86_64.ts from the kernel UAPI header
+// Development helper: regenerates src/syscalls-x86_64.ts from the kernel UAPI header
 // (Debian package linux-libc-dev) plus the calls added after that header's kernel version.
 // Usage: node scripts/gen-syscalls.mjs [/usr/include/x86_64-linux-gnu/asm/unistd_64.h]
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -22,5 +22,5 @@ export const SYSCALLS_X86_64: Readonly<Record<string, number>> = Object.freeze({
 ${rows.join('\n')}
 });
 `;
-writeFileSync(new URL('../src/seccomp/syscalls-x86_64.ts', import.meta.url), out);
+writeFileSync(new URL('../src/syscalls-x86_64.ts', import.meta.url), out);
 console.log(`${table.size} system calls`);
