@@ -13,3 +13,5 @@ export * from './pod-entrypoints';
 export * from './app-entrypoints';
 export * from './env';
 export * from './extensions';
+export * from './pod-settings';
+export * from './seccomp-profile';
