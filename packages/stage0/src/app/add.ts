@@ -3,8 +3,10 @@
  * lock, renders the image into the running pod (an overlay mounted by stage0 in the host mount
  * namespace at `stage1/rootfs/opt/stage2/<app>/rootfs`, or a copy for `--no-overlay` pods),
  * writes `appsinfo/<app>/`, the env file and `rkt/status/<app>-created`, adds the runtime app
- * to the pod manifest (replaced atomically), then runs the stage1 app/add entrypoint. A failure
- * undoes all of it.
+ * to the pod manifest (replaced atomically), then runs the stage1 app/add entrypoint, with
+ * `--disable-capabilities-restriction`, `--disable-paths` and `--disable-seccomp` for
+ * `--insecure-options=capabilities|paths|seccomp` (a rktnetes addition: rkt's stage0 sends none of
+ * them, and rkt's app/add refuses them). A failure undoes all of it.
  */
 import * as fs from 'node:fs';
 import * as fsp from 'node:fs/promises';
@@ -148,7 +150,16 @@ export async function addCommand(args: string[], base: GlobalOptions): Promise<v
         fs.closeSync(fs.openSync(appCreatedPath(pod.path, name), fs.constants.O_CREAT | fs.constants.O_WRONLY | fs.constants.O_TRUNC, 0o644));
         ctx.log.debug(`adding app ${name} to pod ${pod.uuid}`);
         crossed = true;
-        await callCrossing({ ...pod, manifest }, 'app/add', buildAppAddArgs({ uuid: pod.uuid, appName: name, debug: ctx.debug }, pod.s1.interfaceVersion), name);
+        const addOptions = {
+          uuid: pod.uuid,
+          appName: name,
+          debug: ctx.debug,
+          // rktnetes: --insecure-options=capabilities,paths,seccomp lift the restrictions of this app only
+          disableCapabilitiesRestriction: ctx.insecure.has('capabilities'),
+          disablePaths: ctx.insecure.has('paths'),
+          disableSeccomp: ctx.insecure.has('seccomp'),
+        };
+        await callCrossing({ ...pod, manifest }, 'app/add', buildAppAddArgs(addOptions, pod.s1.interfaceVersion), name);
       } catch (e) {
         ctx.log.debug(`undoing app add of ${name}: ${(e as Error).message}`);
         // what the stage1 may have set up already (cgroups, mounts in the pod)

@@ -2,6 +2,7 @@
  * Command lines of `rkt app sandbox` and `rkt app add`.
  *
  *   rkt app sandbox [--net=...] [--hostname=...] [--dns...] [--port=NAME:PROTO:PODPORT:HOSTIP:HOSTPORT]
+ *                   [--sysctl=NAME=VALUE] [--cgroup-parent=PATH] [--pid=private|host]
  *                   [--annotation=K=V] [--user-annotation=K=V] [--user-label=K=V] [--uuid-file-save=FILE] [stage1 flags]
  *   rkt app add UUID IMAGE [app flags as rkt run's per-image flags] [--stdin=MODE] [--stdout=MODE] [--stderr=MODE]
  *               [--stdin-once] [--log-path=FILE] [--mnt-volume=name=N,kind=host,source=S,target=T] [-- ARGS...]
@@ -13,6 +14,7 @@ import type { GlobalOptions } from '../cli/globals';
 import { appFlagSpecs, emptyPodArgs, parseVolume, runFlagSpecs, setEnv, type CliApp, type EnvList, type PodArgs, type RunFlags } from '../pod/args';
 import { commandParser } from '../pod/cli';
 import { invalidFlag } from '../pod/flags';
+import { emptyPodSettings, podSettingsFlagSpecs, type PodSettingsArgs } from '../pod/settings';
 import { stage1FlagSpecs, type Stage1Choice } from '../stage1/select';
 
 const usage = (code: string, message: string) => usageError(`cli.${code}`, message);
@@ -30,6 +32,8 @@ export interface SandboxArgs extends RunFlags {
   annotations: EnvList;
   userAnnotations: Record<string, string>;
   userLabels: Record<string, string>;
+  /** `--sysctl`, `--cgroup-parent`, `--pid` */
+  podSettings: PodSettingsArgs;
 }
 
 function kv(value: string, flag: string): [string, string] {
@@ -75,6 +79,7 @@ export function parseSandboxArgs(args: readonly string[], base: GlobalOptions): 
     annotations: [],
     userAnnotations: {},
     userLabels: {},
+    podSettings: emptyPodSettings(),
   };
   const { parser, globals } = commandParser(base, [
     ...runFlagSpecs(o).filter((s) => s.name !== 'interactive'),
@@ -82,6 +87,7 @@ export function parseSandboxArgs(args: readonly string[], base: GlobalOptions): 
     { name: 'no-overlay', kind: 'bool', set: (v) => (o.noOverlay = v === 'true') },
     { name: 'uuid-file-save', kind: 'value', set: (v) => (o.uuidFileSave = v) },
     { name: 'port', kind: 'value', set: (v) => o.ports.push(parseSandboxPort(v)) },
+    ...podSettingsFlagSpecs(o.podSettings),
     { name: 'annotation', kind: 'value', set: (v) => setEnv(o.annotations, ...kv(v, 'annotation')) },
     { name: 'user-annotation', kind: 'value', set: (v) => ((([k, val]) => (o.userAnnotations[k] = val))(kv(v, 'user-annotation'))) },
     { name: 'user-label', kind: 'value', set: (v) => ((([k, val]) => (o.userLabels[k] = val))(kv(v, 'user-label'))) },

@@ -211,22 +211,24 @@ async function mtimeNs(path: string): Promise<bigint | undefined> {
   }
 }
 
-/** The pid of `pid` in the innermost pid namespace it belongs to. */
-async function innermostPid(pid: number): Promise<number | undefined> {
+/** The pids of `pid` in the pid namespaces it belongs to, outermost first (its `NSpid` fields). */
+async function nsPids(pid: number): Promise<number[]> {
   const m = /^NSpid:\s*(.*)$/m.exec((await readFileTolerant(`/proc/${pid}/status`)) ?? '');
-  const last = m?.[1]?.trim().split(/\s+/).at(-1);
-  return last === undefined ? undefined : Number(last);
+  return (m?.[1]?.trim().split(/\s+/) ?? []).map(Number);
 }
 
 /**
  * The host pid of an app: PID 1 of the pod records the app's pid in the pod's namespace in
- * `rkt/pids/<app>`; the app is the child of PID 1 with that pid there.
+ * `rkt/pids/<app>`; the app is the child of PID 1 with that pid there (at the level of PID 1's
+ * innermost namespace: an app may have a pid namespace of its own below it).
  */
 export async function appHostPid(podPid: number, stage1Root: string, app: string): Promise<number | undefined> {
   const recorded = Number.parseInt((await readFileTolerant(`${stage1Root}/rkt/pids/${app}`)) ?? '', 10);
   if (!Number.isInteger(recorded)) return undefined;
+  const level = (await nsPids(podPid)).length - 1;
+  if (level < 0) return undefined;
   const children = ((await readFileTolerant(`/proc/${podPid}/task/${podPid}/children`)) ?? '').trim().split(/\s+/).filter(Boolean).map(Number);
-  for (const c of children) if ((await innermostPid(c)) === recorded) return c;
+  for (const c of children) if ((await nsPids(c))[level] === recorded) return c;
   return undefined;
 }
 

@@ -15,6 +15,7 @@ import type { GlobalOptions } from '../cli/globals';
 import { parseDnsOptions } from '../pod/args';
 import { contextOf } from '../pod/cli';
 import { podSys } from '../pod/lock';
+import { applyPodSettings } from '../pod/settings';
 import { overlayUnsupportedReason } from '../pod/overlay';
 import { registerPod, unregisterPod } from '../pod/mds';
 import { preparePod } from '../pod/prepare';
@@ -22,8 +23,11 @@ import { startPod } from '../pod/start';
 import { resolveStage1Image } from '../stage1/select';
 import { parseSandboxArgs, type SandboxArgs } from './args';
 
-/** The pod manifest of a sandbox: no apps, the mutable annotation, the ports and annotations given. */
-export function sandboxManifest(o: Pick<SandboxArgs, 'ports' | 'annotations' | 'userAnnotations' | 'userLabels'>): PodManifest {
+/**
+ * The pod manifest of a sandbox: no apps, the mutable annotation, the ports and annotations
+ * given, the pod settings (sysctls, cgroup parent, pid namespace).
+ */
+export function sandboxManifest(o: Pick<SandboxArgs, 'ports' | 'annotations' | 'userAnnotations' | 'userLabels'> & Partial<Pick<SandboxArgs, 'podSettings'>>): PodManifest {
   const annotations = [{ name: ANNOTATION_POD_MUTABLE, value: 'true' }];
   for (const [name, value] of o.annotations) {
     if (!isACIdentifier(name)) throw userError('pod.annotation', `error parsing annotation key ${JSON.stringify(name)}: not an AC identifier`);
@@ -33,6 +37,7 @@ export function sandboxManifest(o: Pick<SandboxArgs, 'ports' | 'annotations' | '
   if (o.ports.length) pm.ports = o.ports;
   if (Object.keys(o.userAnnotations).length) pm.userAnnotations = o.userAnnotations;
   if (Object.keys(o.userLabels).length) pm.userLabels = o.userLabels;
+  if (o.podSettings) applyPodSettings(pm, o.podSettings);
   return parsePodManifest(pm);
 }
 

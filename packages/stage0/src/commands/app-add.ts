@@ -3,7 +3,7 @@ import { rawCommand } from '../pod/cli';
 import { POD_OPTIONS } from './run';
 
 const s = (describe: string): Options => ({ type: 'string', describe });
-const APP_FLAGS = ['exec', 'working-dir', 'readonly-rootfs', 'mount', 'user', 'group', 'supplementary-gids', 'name', 'annotation', 'user-annotation', 'user-label', 'environment', 'memory', 'cpu', 'cpu-shares', 'oom-score-adj', 'caps-retain', 'caps-remove', 'seccomp'];
+const APP_FLAGS = ['exec', 'working-dir', 'readonly-rootfs', 'mount', 'user', 'group', 'supplementary-gids', 'name', 'annotation', 'user-annotation', 'user-label', 'environment', 'memory', 'cpu', 'cpu-shares', 'oom-score-adj', 'caps-retain', 'caps-remove', 'seccomp', 'no-new-privileges', 'masked-paths', 'readonly-paths', 'pid-namespace'];
 
 const cmd: CommandModule = rawCommand({
   name: 'add',
@@ -15,7 +15,7 @@ const cmd: CommandModule = rawCommand({
     'Stdio modes: --stdin null|stream|tty (default null), --stdout/--stderr null|log|stream|tty (default log); log and stream are both logged and attachable; tty is all three or none.',
   options: {
     ...Object.fromEntries(APP_FLAGS.map((f) => [f, POD_OPTIONS[f]!])),
-    'mnt-volume': s('a volume of this app and where to mount it: name=N,kind=host|empty,source=PATH,readOnly=BOOL,target=PATH'),
+    'mnt-volume': s('a volume of this app and where to mount it: name=N,kind=host|empty,source=PATH,readOnly=BOOL,propagation=rprivate|rslave|rshared,target=PATH'),
     stdin: s('stdin mode: null, stream or tty'),
     stdout: s('stdout mode: null, log, stream or tty'),
     stderr: s('stderr mode: null, log, stream or tty'),

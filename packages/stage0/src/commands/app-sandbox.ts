@@ -1,13 +1,14 @@
 import type { CommandModule, Options } from 'yargs';
 import { rawCommand } from '../pod/cli';
-import { START_OPTIONS } from './run';
+import { POD_OPTIONS, START_OPTIONS } from './run';
 
 const s = (describe: string): Options => ({ type: 'string', describe });
 
 const cmd: CommandModule = rawCommand({
   name: 'sandbox',
   parents: ['app'],
-  usage: 'app sandbox [--net=...] [--hostname=NAME] [--dns=...] [--port=NAME:PROTO:PODPORT:HOSTIP:HOSTPORT] [--uuid-file-save=FILE] [--mds-register] [stage1 flags]',
+  usage:
+    'app sandbox [--net=...] [--hostname=NAME] [--dns=...] [--port=NAME:PROTO:PODPORT:HOSTIP:HOSTPORT] [--sysctl=NAME=VALUE] [--cgroup-parent=PATH] [--pid=private|host] [--uuid-file-save=FILE] [--mds-register] [stage1 flags]',
   describe: 'Create an empty mutable pod',
   epilogue:
     'Prepares a pod without apps and runs its stage1 with --mutable; this process becomes the pod supervisor and lives as long as the pod (run it in the background). Add apps with rkt app add.',
@@ -25,6 +26,9 @@ const cmd: CommandModule = rawCommand({
     'hosts-entry': START_OPTIONS['hosts-entry']!,
     hostname: START_OPTIONS.hostname!,
     ipc: START_OPTIONS.ipc!,
+    sysctl: POD_OPTIONS.sysctl!,
+    'cgroup-parent': POD_OPTIONS['cgroup-parent']!,
+    pid: POD_OPTIONS.pid!,
     'mds-register': START_OPTIONS['mds-register']!,
     'no-overlay': { type: 'boolean', describe: 'disable overlay filesystem' },
     port: s('ports to forward: NAME:PROTO:PODPORT:HOSTIP:HOSTPORT (e.g. http:tcp:8080:0.0.0.0:80)'),

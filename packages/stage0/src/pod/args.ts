@@ -13,12 +13,13 @@ import { isIP } from 'node:net';
 import { posix } from 'node:path';
 import { usageError, userError } from '@rktnetes/errors';
 import { isACName, parseIsolator, type ExposedPort, type Isolator, type Mount, type Volume } from '@rktnetes/schema';
-import { parseIpcMode, parseNetList, type DnsConfMode, type IpcMode, type NetEntry } from '@rktnetes/stage1-abi';
+import { isMountPropagation, parseIpcMode, parseNetList, type AppPidNamespace, type DnsConfMode, type IpcMode, type NetEntry } from '@rktnetes/stage1-abi';
 import type { GlobalOptions } from '../cli/globals';
 import type { PullPolicy } from '../fetch/index';
 import { stage1FlagSpecs, type Stage1Choice } from '../stage1/select';
 import { commandParser } from './cli';
 import { FlagParser, invalidFlag, parseBoolFlag, type FlagSpec } from './flags';
+import { emptyPodSettings, parsePidNamespaceFlag, podSettingsFlagSpecs, type PodSettingsArgs } from './settings';
 
 /** An ordered NAME -> value list with rkt's "already set" check. */
 export type EnvList = Array<[name: string, value: string]>;
@@ -41,7 +42,14 @@ export interface CliApp {
   isolators: Isolator[];
   capsRetain?: string[];
   capsRemove?: string[];
+  /** the `--seccomp` value, see {@link parseSeccompFlag} */
   seccomp?: string;
+  /** `--masked-paths`: replaces the stage1's masked paths (empty: none) */
+  maskedPaths?: string[];
+  /** `--readonly-paths`: replaces the stage1's read-only paths (empty: none) */
+  readOnlyPaths?: string[];
+  /** `--pid-namespace` */
+  pidNamespace?: AppPidNamespace;
   annotations: EnvList;
   userAnnotations?: Record<string, string>;
   userLabels?: Record<string, string>;
@@ -89,12 +97,16 @@ export interface PodArgs extends RunFlags {
   setEnv: EnvList;
   setEnvFile: EnvList;
   noOverlay: boolean;
+  /** `--private-users`: a user namespace for the pod */
+  privateUsers: boolean;
   podManifest?: string;
   uuidFileSave?: string;
   quiet: boolean;
   podAnnotations: EnvList;
   podUserAnnotations: Record<string, string>;
   podUserLabels: Record<string, string>;
+  /** `--sysctl`, `--cgroup-parent`, `--pid` */
+  podSettings: PodSettingsArgs;
 }
 
 const usage = (code: string, message: string) => usageError(`cli.${code}`, message);
@@ -163,8 +175,9 @@ function goInt(v: string, flag: string, value: string): number {
 
 /**
  * Parses a `--volume` value (appc's VolumeFromString): `NAME,kind=host|empty[,source=PATH]
- * [,readOnly=BOOL][,recursive=BOOL][,mode=MODE][,uid=N][,gid=N]`. Empty volumes get their
- * defaults (mode 0755, uid 0, gid 0) written out, as rkt does.
+ * [,readOnly=BOOL][,recursive=BOOL][,mode=MODE][,uid=N][,gid=N]`, plus rktnetes'
+ * `propagation=rprivate|rslave|rshared` for host volumes (the volume's `propagation` key). Empty
+ * volumes get their defaults (mode 0755, uid 0, gid 0) written out, as rkt does.
  */
 export function parseVolume(value: string): Volume {
   const p = params(`name=${value}`, 'volume');
@@ -188,6 +201,11 @@ export function parseVolume(value: string): Volume {
       case 'recursive':
         vol.recursive = goBool(v, 'volume', value);
         break;
+      case 'propagation':
+        // a rktnetes addition: how mounts propagate between the host and the app
+        if (!isMountPropagation(v)) throw invalidFlag('volume', value, 'propagation should be one of "rprivate", "rslave", "rshared"');
+        vol.propagation = v;
+        break;
       case 'mode':
         vol.mode = v;
         break;
@@ -208,6 +226,7 @@ export function parseVolume(value: string): Volume {
     if (vol.mode !== undefined || vol.uid !== undefined || vol.gid !== undefined) throw invalidFlag('volume', value, 'mode, uid and gid are for empty volumes');
   } else {
     if (vol.source) throw invalidFlag('volume', value, 'source for empty volume must be empty');
+    if (vol.propagation !== undefined) throw invalidFlag('volume', value, 'propagation is for host volumes');
     vol.mode ??= '0755';
     vol.uid ??= 0;
     vol.gid ??= 0;
@@ -306,6 +325,48 @@ export function seccompIsolator(value: string): Isolator {
   return checkedIsolator('seccomp', value, iso);
 }
 
+/** What a `--seccomp` value asks for. */
+export type SeccompFlag =
+  /** `mode=retain|remove[,errno=ENAME],syscall,...`: an appc seccomp isolator */
+  | { kind: 'isolator'; isolator: Isolator }
+  /** `unconfined`: no filter (the isolator `os/linux/seccomp-retain-set` of `@appc.io/all`) */
+  | { kind: 'unconfined'; isolator: Isolator }
+  /** `default`: the stage1's default filter (the image's seccomp isolators are dropped) */
+  | { kind: 'default' }
+  /** `profile=PATH`: an OCI / Docker profile file, passed as the `rktnetes.io/stage2/seccomp-profile` annotation */
+  | { kind: 'profile'; path: string };
+
+/** The seccomp isolator names, replaced together. */
+export const SECCOMP_ISOLATORS = ['os/linux/seccomp-remove-set', 'os/linux/seccomp-retain-set'] as const;
+
+/**
+ * Parses a `--seccomp` value: rkt's `mode=...` form, or the rktnetes forms `unconfined`,
+ * `default` and `profile=PATH` (absolute or relative to the working directory).
+ * Usage errors `cli.invalid-value`.
+ */
+export function parseSeccompFlag(value: string): SeccompFlag {
+  if (value === 'unconfined') return { kind: 'unconfined', isolator: { name: 'os/linux/seccomp-retain-set', value: { set: ['@appc.io/all'] } } };
+  if (value === 'default') return { kind: 'default' };
+  if (value.startsWith('profile=')) {
+    const path = value.slice('profile='.length);
+    if (!path) throw invalidFlag('seccomp', value, 'profile= needs the path of a profile file');
+    return { kind: 'profile', path };
+  }
+  return { kind: 'isolator', isolator: seccompIsolator(value) };
+}
+
+/**
+ * The value of `--masked-paths` / `--readonly-paths`: comma-separated absolute paths inside the
+ * app; an empty value is an empty list (no such paths at all). Usage errors `cli.invalid-value`.
+ */
+export function parsePathsFlag(value: string, flag: string): string[] {
+  if (value === '') return [];
+  return value.split(',').map((p) => {
+    if (!p.startsWith('/')) throw invalidFlag(flag, value, `${JSON.stringify(p)} is not an absolute path`);
+    return p;
+  });
+}
+
 /** Fresh {@link RunFlags}: nothing given. */
 export function emptyRunFlags(): RunFlags {
   return { interactive: false, dns: [], dnsSearch: [], dnsOpt: [], dnsDomain: '', hostsEntries: [], mdsRegister: false };
@@ -327,10 +388,12 @@ export function emptyPodArgs(): PodArgs {
     setEnv: [],
     setEnvFile: [],
     noOverlay: false,
+    privateUsers: false,
     quiet: false,
     podAnnotations: [],
     podUserAnnotations: {},
     podUserLabels: {},
+    podSettings: emptyPodSettings(),
   };
 }
 
@@ -425,6 +488,21 @@ export function appFlagSpecs(o: PodArgs): FlagSpec[] {
     ...['caps-retain', 'cap-retain'].map((flag) => ({ name: flag, kind: 'value' as const, set: (v: string) => (lastApp(o, flag).capsRetain = v.split(',')) })),
     ...['caps-remove', 'cap-remove'].map((flag) => ({ name: flag, kind: 'value' as const, set: (v: string) => (lastApp(o, flag).capsRemove = v.split(',')) })),
     { name: 'seccomp', kind: 'value', set: (v) => (lastApp(o, 'seccomp').seccomp = v) },
+    { name: 'pid-namespace', kind: 'value', set: (v) => (lastApp(o, 'pid-namespace').pidNamespace = parsePidNamespaceFlag(v)) },
+    {
+      name: 'no-new-privileges',
+      kind: 'bool',
+      set: (v) => replaceIsolator(lastApp(o, 'no-new-privileges').isolators, { name: 'os/linux/no-new-privileges', value: v === 'true' }),
+    },
+    ...(['masked-paths', 'readonly-paths'] as const).map((flag) => ({
+      name: flag,
+      kind: 'value' as const,
+      set: (v: string) => {
+        const app = lastApp(o, flag);
+        const key = flag === 'masked-paths' ? 'maskedPaths' : 'readOnlyPaths';
+        app[key] = [...(app[key] ?? []), ...parsePathsFlag(v, flag)];
+      },
+    })),
   ];
 }
 
@@ -434,6 +512,7 @@ function podFlagSpecs(o: PodArgs, command: 'run' | 'prepare'): FlagSpec[] {
     { name: 'port', kind: 'value', set: (v) => o.ports.push(parsePort(v)) },
     { name: 'inherit-env', kind: 'bool', set: (v) => (o.inheritEnv = v === 'true') },
     { name: 'no-overlay', kind: 'bool', set: (v) => (o.noOverlay = v === 'true') },
+    { name: 'private-users', kind: 'bool', set: (v) => (o.privateUsers = v === 'true') },
     {
       name: 'set-env',
       kind: 'value',
@@ -455,6 +534,7 @@ function podFlagSpecs(o: PodArgs, command: 'run' | 'prepare'): FlagSpec[] {
     },
     { name: 'pod-manifest', kind: 'value', set: (v) => (o.podManifest = v) },
     { name: 'volume', kind: 'value', set: (v) => o.volumes.push(parseVolume(v)) },
+    ...podSettingsFlagSpecs(o.podSettings),
     ...appFlagSpecs(o),
   ];
   if (command === 'prepare') {

@@ -10,6 +10,8 @@
  * environment (`--inherit-env`, never replacing the image's), the image's, `--set-env-file`,
  * `--set-env`, and the app's own `--environment`.
  */
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { userError } from '@rktnetes/errors';
 import {
   APPC_VERSION,
@@ -25,10 +27,20 @@ import {
   type Isolator,
   type PodManifest,
   type RuntimeApp,
+  setAnnotation,
 } from '@rktnetes/schema';
-import { ANNOTATION_POD_MUTABLE } from '@rktnetes/stage1-abi';
-import { mergeMounts, replaceIsolator, seccompIsolator, type CliApp, type EnvList, type PodArgs } from './args';
+import {
+  ANNOTATION_APP_MASKED_PATHS,
+  ANNOTATION_APP_PID_NAMESPACE,
+  ANNOTATION_APP_READONLY_PATHS,
+  ANNOTATION_APP_SECCOMP_PROFILE,
+  ANNOTATION_POD_MUTABLE,
+  compactSeccompProfile,
+  formatPathList,
+} from '@rktnetes/stage1-abi';
+import { mergeMounts, parseSeccompFlag, replaceIsolator, SECCOMP_ISOLATORS, type CliApp, type EnvList, type PodArgs } from './args';
 import { execWithArgs } from './docker-image';
+import { applyPodSettings } from './settings';
 
 /** An app of the command line with its image resolved in the store. */
 export interface ResolvedApp {
@@ -85,7 +97,32 @@ function checkEnvNames(entries: EnvList, what: string): void {
   }
 }
 
-/** The runtime app for one image (rkt's generateRuntimeApp + the environment merge). */
+/**
+ * Applies a `--seccomp` value to an app's isolators; returns the annotation value of a profile
+ * (read now, checked and compacted). Errors (user): `cli.seccomp-profile` when the file cannot
+ * be read, `stage1.seccomp.profile-invalid`; usage errors for a malformed value.
+ */
+export function applySeccompFlag(value: string, isolators: Isolator[]): string | undefined {
+  const flag = parseSeccompFlag(value);
+  if (flag.kind === 'isolator' || flag.kind === 'unconfined') replaceIsolator(isolators, flag.isolator, SECCOMP_ISOLATORS);
+  else if (flag.kind === 'default') for (let i = isolators.length - 1; i >= 0; i--) if ((SECCOMP_ISOLATORS as readonly string[]).includes(isolators[i]!.name)) isolators.splice(i, 1);
+  if (flag.kind !== 'profile') return undefined;
+  const path = resolve(flag.path);
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    throw userError('cli.seccomp-profile', `cannot read seccomp profile ${path}`, { cause: e, details: { path } });
+  }
+  return compactSeccompProfile(text, path);
+}
+
+/**
+ * The runtime app for one image (rkt's generateRuntimeApp + the environment merge). The
+ * rktnetes per-app security flags become app annotations: `--seccomp=profile=PATH` the
+ * profile's JSON in `rktnetes.io/stage2/seccomp-profile`, `--masked-paths` and
+ * `--readonly-paths` JSON lists in `rktnetes.io/stage2/masked-paths` and `.../readonly-paths`.
+ */
 export function runtimeAppFor(r: ResolvedApp, podMounts: PodArgs['mounts'], env: PodEnv): RuntimeApp {
   const { cli, manifest } = r;
   const name = cli.name ?? imageNameToAppName(manifest.name);
@@ -111,8 +148,9 @@ export function runtimeAppFor(r: ResolvedApp, podMounts: PodArgs['mounts'], env:
       : { name: caps[1]!, value: { set: cli.capsRemove } };
     replaceIsolator(isolators, iso, caps);
   }
-  if (cli.seccomp !== undefined) replaceIsolator(isolators, seccompIsolator(cli.seccomp), ['os/linux/seccomp-remove-set', 'os/linux/seccomp-retain-set']);
+  const seccompProfile = cli.seccomp !== undefined ? applySeccompFlag(cli.seccomp, isolators) : undefined;
   if (isolators.length) app.isolators = isolators;
+  else delete app.isolators;
   if (cli.user !== undefined) app.user = cli.user;
   if (cli.group !== undefined) app.group = cli.group;
   if (cli.supplementaryGIDs !== undefined) app.supplementaryGIDs = cli.supplementaryGIDs;
@@ -146,6 +184,13 @@ export function runtimeAppFor(r: ResolvedApp, podMounts: PodArgs['mounts'], env:
     }
     ra.annotations = cli.annotations.map(([n, value]) => ({ name: n, value }));
   }
+  const extensions: Array<[string, string | undefined]> = [
+    [ANNOTATION_APP_SECCOMP_PROFILE, seccompProfile],
+    [ANNOTATION_APP_MASKED_PATHS, cli.maskedPaths && formatPathList(cli.maskedPaths)],
+    [ANNOTATION_APP_READONLY_PATHS, cli.readOnlyPaths && formatPathList(cli.readOnlyPaths)],
+    [ANNOTATION_APP_PID_NAMESPACE, cli.pidNamespace],
+  ];
+  for (const [name, value] of extensions) if (value !== undefined) ra.annotations = setAnnotation(ra.annotations, name, value);
   return ra;
 }
 
@@ -174,6 +219,7 @@ export function generatePodManifest(apps: readonly ResolvedApp[], o: PodArgs, en
     annotations.push({ name, value });
   }
   pm.annotations = annotations;
+  applyPodSettings(pm, o.podSettings);
   if (Object.keys(o.podUserAnnotations).length) pm.userAnnotations = o.podUserAnnotations;
   if (Object.keys(o.podUserLabels).length) pm.userLabels = o.podUserLabels;
   return parsePodManifest(pm);

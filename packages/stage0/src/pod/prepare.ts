@@ -28,6 +28,7 @@ import {
   podCreatedPath,
   podManifestLockPath,
   podManifestPath,
+  privateUsersPreparedPath,
   renamePod,
   sharedVolumePath,
   stage1ImagePath,
@@ -40,6 +41,7 @@ import {
 } from '@rktnetes/common';
 import { wrap } from '@rktnetes/errors';
 import { EMPTY_VOLUME_DEFAULTS, serializePodManifest, type ImageManifest, type PodManifest } from '@rktnetes/schema';
+import { formatPrivateUsers, type PrivateUsers } from '@rktnetes/stage1-abi';
 import type { Store } from '@rktnetes/store';
 import { mountsUnder, readMountInfo, type Sys } from '@rktnetes/sys';
 import type { Context } from '../cli/context';
@@ -57,6 +59,8 @@ export interface PrepareSpec {
   /** written instead of the serialized manifest (a user's `--pod-manifest` file, as given) */
   manifestText?: string;
   useOverlay: boolean;
+  /** `--private-users`: the user namespace mapping, written to `private-users-prepared` */
+  privateUsers?: PrivateUsers;
   /** `--uuid-file-save`: written as soon as the uuid exists */
   uuidFileSave?: string;
 }
@@ -142,6 +146,18 @@ async function fillPodDir(ctx: Context, spec: PrepareSpec, pod: string): Promise
   await writeFileAtomic(podManifestPath(pod), text, DEFAULT_REGULAR_FILE_MODE);
   fs.closeSync(fs.openSync(podCreatedPath(pod), fs.constants.O_CREAT | fs.constants.O_RDWR, DEFAULT_REGULAR_FILE_MODE));
   if (spec.useOverlay) fs.closeSync(fs.openSync(overlayPreparedPath(pod), fs.constants.O_CREAT | fs.constants.O_RDWR, DEFAULT_REGULAR_FILE_MODE));
+  if (spec.privateUsers) await writeFileAtomic(privateUsersPreparedPath(pod), formatPrivateUsers(spec.privateUsers), DEFAULT_REGULAR_FILE_MODE);
+}
+
+/** Ids a user namespace maps (rkt's DefaultRangeCount). */
+export const PRIVATE_USERS_COUNT = 0x10000;
+
+/**
+ * A mapping for `--private-users`, as rkt picks it: 65536 ids from a random multiple of 65536
+ * between 65536 and 0x7fff0000 (the high bit stays clear: devpts parses its uid options as ints).
+ */
+export function randomPrivateUsers(random: () => number = Math.random): PrivateUsers {
+  return { shift: (1 + Math.floor(random() * 0x7fff)) * 0x10000, count: PRIVATE_USERS_COUNT };
 }
 
 /** Removes a pod directory this process holds locked and never mounted anything in. */

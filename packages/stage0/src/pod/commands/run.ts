@@ -18,7 +18,7 @@ import { lockPod, podSys } from '../lock';
 import { mdsRegisteredPath, registerPod, unregisterPod } from '../mds';
 import { checkImageOsArch, checkPorts, generatePodManifest, type ResolvedApp } from '../manifest';
 import { overlayUnsupportedReason } from '../overlay';
-import { preparePod, type PreparedPod } from '../prepare';
+import { preparePod, randomPrivateUsers, type PreparedPod } from '../prepare';
 import { startPod } from '../start';
 import { trace } from '../trace';
 
@@ -123,6 +123,7 @@ async function prepareFromArgs(ctx: Context, o: PodArgs, command: 'run' | 'prepa
       manifest,
       ...(manifestText !== undefined ? { manifestText } : {}),
       useOverlay: chooseOverlay(ctx, o),
+      ...(o.privateUsers ? { privateUsers: randomPrivateUsers() } : {}),
       ...(o.uuidFileSave ? { uuidFileSave: o.uuidFileSave } : {}),
     });
   } finally {
