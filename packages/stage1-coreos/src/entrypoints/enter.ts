@@ -5,7 +5,7 @@
  * without it, util-linux nsenter runs it as root in the stage1 environment of PID 1. Both fork
  * into the pod's pid namespace and exit with the command's status.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, readlinkSync } from 'node:fs';
 import { DEFAULT_PATH } from '@rktnetes/common';
 import { userError } from '@rktnetes/errors';
 import { parseEnterArgs } from '@rktnetes/stage1-abi';
@@ -32,22 +32,23 @@ function readTolerant(path: string): string | undefined {
   }
 }
 
-/** The pid of `pid` in the innermost pid namespace it belongs to (the last `NSpid` field). */
-function innermostPid(proc: string, pid: number): number | undefined {
+/** The pids of `pid` in the pid namespaces it belongs to, outermost first (its `NSpid` fields). */
+function nsPids(proc: string, pid: number): number[] {
   const m = /^NSpid:\s*(.*)$/m.exec(readTolerant(`${proc}/${pid}/status`) ?? '');
-  const last = m?.[1]?.trim().split(/\s+/).at(-1);
-  return last === undefined ? undefined : Number(last);
+  return (m?.[1]?.trim().split(/\s+/) ?? []).map(Number);
 }
 
 /**
  * The host pid of app `app` of the pod whose PID 1 is `podPid`: the init records each app's pid
- * in the pod's pid namespace in `/rkt/pids/<app>`; the child of PID 1 with that namespace pid is
+ * in the pod's pid namespace in `/rkt/pids/<app>`; the child of PID 1 with that pid in the pod's
+ * namespace (PID 1's innermost; an app with a pid namespace of its own has one more level) is
  * the app. Errors (user): `stage1.enter.no-app` when the app is unknown or no longer running.
  */
 export function appHostPid(podPid: number, app: string, proc = '/proc'): number {
   const recorded = Number.parseInt(readTolerant(`${proc}/${podPid}/root/rkt/pids/${app}`) ?? '', 10);
   const children = (readTolerant(`${proc}/${podPid}/task/${podPid}/children`) ?? '').trim().split(/\s+/).filter(Boolean).map(Number);
-  const found = Number.isInteger(recorded) ? children.find((c) => innermostPid(proc, c) === recorded) : undefined;
+  const level = nsPids(proc, podPid).length - 1;
+  const found = Number.isInteger(recorded) && level >= 0 ? children.find((c) => nsPids(proc, c)[level] === recorded) : undefined;
   if (found === undefined) throw userError('stage1.enter.no-app', `app ${app} is not running in the pod of process ${podPid}`, { details: { app, pid: podPid } });
   return found;
 }
@@ -61,11 +62,22 @@ function nsenterPath(env: NodeJS.ProcessEnv): string {
 }
 
 /**
- * The nsenter argv entering process `target`: all its namespaces but the user one, its root
+ * The nsenter argv entering process `target`: its mount, UTS, IPC, network, pid and cgroup
+ * namespaces and, with `user` (a pod with `--private-users`), its user namespace as its root
+ * (nsenter joins that one last, after those the host's capabilities are needed for), its root
  * and `/` as working directory, then the command.
  */
-export function nsenterArgv(target: number, command: readonly string[], proc = '/proc'): string[] {
-  return ['nsenter', `--target=${target}`, '--mount', '--uts', '--ipc', '--net', '--pid', '--cgroup', `--root=${proc}/${target}/root`, `--wd=${proc}/${target}/root`, '--', ...command];
+export function nsenterArgv(target: number, command: readonly string[], proc = '/proc', user = false): string[] {
+  return ['nsenter', `--target=${target}`, ...(user ? ['--user'] : []), '--mount', '--uts', '--ipc', '--net', '--pid', '--cgroup', `--root=${proc}/${target}/root`, `--wd=${proc}/${target}/root`, '--', ...command];
+}
+
+/** Whether process `pid` is in another user namespace than this process (a pod with --private-users). */
+export function inOtherUserNamespace(pid: number, proc = '/proc'): boolean {
+  try {
+    return readlinkSync(`${proc}/${pid}/ns/user`) !== readlinkSync(`${proc}/self/ns/user`);
+  } catch {
+    return false;
+  }
 }
 
 /**
@@ -92,7 +104,7 @@ export function enterPod(argv: readonly string[], ctx: EnterContext): never {
     ctx.debug(`enter: ${initArgv.join(' ')}`);
     return ctx.sys.execve(`${proc}/${args.pid}/root/${INIT_PATH}`, initArgv, { PATH: DEFAULT_PATH });
   }
-  const nsArgv = nsenterArgv(args.pid, args.command, proc);
+  const nsArgv = nsenterArgv(args.pid, args.command, proc, inOtherUserNamespace(args.pid, proc));
   ctx.debug(`enter: ${nsArgv.join(' ')}`);
   return ctx.sys.execve(nsenterPath(ctx.env), nsArgv, { PATH: DEFAULT_PATH });
 }

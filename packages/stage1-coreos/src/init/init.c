@@ -2,12 +2,14 @@
  * rktnetes stage1-coreos init: the pod's PID 1 and its tiny parent.
  *
  * run (Node) prepares everything it can and execs this program with the path of the init spec
- * (format: src/run/spec.ts). The parent joins the pod cgroups, creates the namespaces, forks the
- * pod's PID 1, writes <pod>/pid once the apps run, forwards signals and exits with PID 1's
+ * (format: src/run/spec.ts). The parent joins the pod cgroups, creates the namespaces (no pid
+ * namespace with `pid host`), writes the pod's sysctls, forks the pod's PID 1, writes <pod>/pid
+ * once the apps run, forwards signals and exits with PID 1's
  * status, holding the pod lock until then. PID 1 pivots into the stage1 root, mounts /proc and
  * /sys for each app, starts the apps (cgroup, mount namespace, pivot_root, capabilities, ids,
- * no_new_privs, seccomp, exec), tees their stdout and stderr to its own and to /rkt/log/<app>,
- * runs their pre-start and post-stop event handlers, reaps, writes /rkt/status/<app> and stops
+ * no_new_privs, seccomp, exec; an app with `pidns private` as the init of a pid namespace of its
+ * own), tees their stdout and stderr to its own and to /rkt/log/<app>, runs their pre-start and
+ * post-stop event handlers, reaps every child (orphans too), writes /rkt/status/<app> and stops
  * the pod when an app fails or a stop signal comes.
  *
  * In a mutable pod (spec key `mutable 1`) PID 1 instead serves the control socket /rkt/ctl
@@ -15,17 +17,22 @@
  * request, their stdout and stderr are written to /rkt/log/<app> in the CRI log format, clients
  * attach to their stdio, and the pod keeps running when its apps exit.
  *
- * `init graft <pid> <source> <target> ...` is a helper for app/add: it clones each mount tree at
- * <source> (as seen by the caller) and attaches the clone at <target> inside the mount namespace
- * of process <pid>, the pod's PID 1.
+ * `init graft <pid> [options] <source> <target> ...` is a helper for app/add (and run): it clones
+ * each mount tree at <source> (as seen by the caller, or in another mount namespace) and
+ * attaches the clone at <target> inside the mount namespace of process <pid>, the pod's PID 1.
  *
  * `init exec <pod-pid> <app-pid> <app> -- <command>...` (the enter entrypoint) runs a command as
  * app <app> runs: it reads the app's spec through PID 1's root (/rkt/spec/<app>, else
  * /rkt/init.spec), joins the app's cgroups and the namespaces of its process <app-pid>, forks
- * into the pod's pid namespace, takes the app's root and working directory, applies the app's
+ * into the app's pid namespace a process that forks the command and waits for it there (so that
+ * what the command leaves goes to the pod's reaper), takes the app's root and working directory, applies the app's
  * credentials exactly as an app start does (capability sets, groups, ids, no_new_privs,
  * seccomp) and execs the command (a bare name is looked up in the app's PATH) with the app's
  * environment. It exits with the command's status (128 + signal when killed).
+ *
+ * With `userns <shift> <count>` in the spec (--private-users) the pod runs in a user namespace of
+ * its own, and `init idmap <shift> <count> <op>...` is run's helper that checks and mounts the
+ * apps' roots idmapped: see "User namespace" below.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -33,6 +40,7 @@
 #include <grp.h>
 #include <linux/capability.h>
 #include <linux/filter.h>
+#include <linux/openat2.h>
 #include <linux/seccomp.h>
 #include <net/if.h>
 #include <poll.h>
@@ -43,6 +51,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/fsuid.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
@@ -87,6 +96,8 @@ struct app {
 	uid_t uid; gid_t gid; gid_t groups[64]; int ngroups;
 	uint64_t bounding, inheritable, ambient;
 	int nnp, has_oom, oom;
+	/* a pid namespace of its own, in which the app is PID 1 */
+	int pidns;
 	struct strv cgroups, masks, ros, env, args;
 	/* event handlers (immutable pods): argv of pre-start and post-stop */
 	struct strv pre, post;
@@ -109,15 +120,26 @@ struct client {
 };
 static struct {
 	int debug, lockfd, interactive, stop_timeout, ipc_private, mutable;
+	/* the pod stays in the host's pid namespace: PID 1 is not the namespace's init */
+	int host_pid;
 	char *stage1, *hostname, *net, *netns;
 	struct strv cg_join, cg_move, cg_write, cg_dir;
+	/* sysctls: path below /proc/sys, value, ... */
+	struct strv sysctl;
+	/* PID 1's own pid namespace, to come back to after forking an app into a new one */
+	int pidns_fd;
 	int *cg_dirfd;
 	struct app apps[MAX_APPS]; int napps;
-} S = { .lockfd = -1, .stop_timeout = 10, .ipc_private = 1 };
+} S = { .lockfd = -1, .stop_timeout = 10, .ipc_private = 1, .pidns_fd = -1 };
 static volatile pid_t child;
 static int last_cap = 40;
 /* in an app's child: where to report a failure before exec (mutable pods) */
 static int errpipe = -1;
+/* --private-users (spec key `userns <shift> <count>`): see "User namespace" below */
+static struct { int on; unsigned shift, count; } US;
+static void userns_pre_pivot(const char *root);
+static void userns_post_pivot(const char *root);
+static int userns_sys_fallback(const char *target);
 
 static void die(const char *fmt, ...) {
 	int e = errno; va_list ap; char msg[1024]; int n;
@@ -181,6 +203,7 @@ static int parse(char *buf, struct app *one, char *err, size_t errlen) {
 		}
 		if (!strcmp(key, "end")) { a = NULL; continue; }
 		if (!strcmp(key, "cg-write") && !one) { push(&S.cg_write, field(&v)); push(&S.cg_write, unescape(v)); continue; }
+		if (!strcmp(key, "sysctl") && !one) { push(&S.sysctl, field(&v)); push(&S.sysctl, unescape(v)); continue; }
 		if (!strcmp(key, "groups") && a) { while (*v && a->ngroups < 64) a->groups[a->ngroups++] = strtoul(field(&v), NULL, 10); continue; }
 		unescape(v);
 		if (!a) {
@@ -193,12 +216,14 @@ static int parse(char *buf, struct app *one, char *err, size_t errlen) {
 			else if (!strcmp(key, "net")) S.net = v;
 			else if (!strcmp(key, "netns")) S.netns = v;
 			else if (!strcmp(key, "ipc")) S.ipc_private = strcmp(v, "parent") != 0;
+			else if (!strcmp(key, "pid")) S.host_pid = !strcmp(v, "host");
 			else if (!strcmp(key, "interactive")) S.interactive = atoi(v);
 			else if (!strcmp(key, "stop-timeout")) S.stop_timeout = atoi(v);
 			else if (!strcmp(key, "mutable")) S.mutable = atoi(v);
 			else if (!strcmp(key, "cg-join")) push(&S.cg_join, v);
 			else if (!strcmp(key, "cg-move")) push(&S.cg_move, v);
 			else if (!strcmp(key, "cg-dir")) push(&S.cg_dir, v);
+			else if (!strcmp(key, "userns")) { if (sscanf(v, "%u %u", &US.shift, &US.count) != 2 || !US.count) { snprintf(err, errlen, "invalid userns %s", v); return -1; } US.on = 1; }
 			else { snprintf(err, errlen, "unknown spec key %s", key); return -1; }
 			continue;
 		}
@@ -213,6 +238,7 @@ static int parse(char *buf, struct app *one, char *err, size_t errlen) {
 		else if (!strcmp(key, "inheritable")) a->inheritable = hex(v);
 		else if (!strcmp(key, "ambient")) a->ambient = hex(v);
 		else if (!strcmp(key, "nnp")) a->nnp = atoi(v);
+		else if (!strcmp(key, "pidns")) a->pidns = !strcmp(v, "private");
 		else if (!strcmp(key, "seccomp")) a->seccomp = v;
 		else if (!strcmp(key, "oom")) { a->has_oom = 1; a->oom = atoi(v); }
 		else if (!strcmp(key, "env")) push(&a->env, v);
@@ -285,10 +311,55 @@ static void lo_up(void) {
 }
 
 static void pivot(const char *root) {
+	userns_pre_pivot(root);
+	int old = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	check(old < 0, "open /");
 	check(chdir(root), "chdir %s", root);
 	check(syscall(SYS_pivot_root, ".", "."), "pivot_root %s", root);
+	/* the old root, now stacked on the new one, may hold peers of the host's mounts (rshared
+	 * volumes): made a slave, its unmounting does not propagate to them (as runc does; "." after
+	 * pivot_root is the new root for mount(2), hence the fchdir) */
+	check(fchdir(old), "enter the old root");
+	check(mount(NULL, ".", NULL, MS_SLAVE | MS_REC, NULL), "make the old root a slave");
 	check(umount2(".", MNT_DETACH), "detach old root");
+	close(old);
 	check(chdir("/"), "chdir /");
+	userns_post_pivot(root);
+}
+
+/*
+ * Masks (`null`: the path of /dev/null to bind on files; directories get an empty read-only
+ * tmpfs) or makes read-only (`null` NULL: the path's mounts, recursively) the path `path` of the
+ * app whose root is `rfd`. The path is resolved inside that root (openat2 RESOLVE_IN_ROOT), so
+ * an image's symlinks cannot aim it elsewhere, and the mount is attached to the file found
+ * (move_mount), not to a path looked up again. A missing path is skipped (1); -1 with errno on
+ * failure.
+ */
+static int cover_path(int rfd, const char *path, const char *null) {
+	struct open_how how = { .flags = O_PATH | O_CLOEXEC, .resolve = RESOLVE_IN_ROOT };
+	struct stat st; int m = -1, r = -1;
+	int t = syscall(SYS_openat2, rfd, path, &how, sizeof how);
+	if (t < 0) return errno == ENOENT || errno == ENOTDIR ? 1 : -1;
+	if (fstat(t, &st)) goto out;
+	if (null && S_ISDIR(st.st_mode)) {
+		int fs = syscall(SYS_fsopen, "tmpfs", FSOPEN_CLOEXEC);
+		if (fs < 0) goto out;
+		if (!syscall(SYS_fsconfig, fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0))
+			m = syscall(SYS_fsmount, fs, FSMOUNT_CLOEXEC, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC);
+		int e = errno; close(fs); errno = e;
+	} else if (null) m = syscall(SYS_open_tree, AT_FDCWD, null, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+	else {
+		struct mount_attr attr = { .attr_set = MOUNT_ATTR_RDONLY };
+		m = syscall(SYS_open_tree, t, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH | AT_RECURSIVE);
+		if (m >= 0 && syscall(SYS_mount_setattr, m, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof attr)) goto out;
+	}
+	if (m >= 0) r = syscall(SYS_move_mount, m, "", t, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) ? -1 : 0;
+out:;
+	int e = errno;
+	if (m >= 0) close(m);
+	close(t);
+	errno = e;
+	return r;
 }
 
 /* /proc, /sys, masked and read-only paths of an app; -1 with a message in err on failure */
@@ -298,20 +369,15 @@ static int mount_app_fs(struct app *a, char *err, size_t errlen) {
 	snprintf(p, sizeof p, "%s/proc", a->root);
 	if (mount("proc", p, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL)) MFAIL("mount proc on %s", p);
 	snprintf(p, sizeof p, "%s/sys", a->root);
-	if (mount("sysfs", p, "sysfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL)) MFAIL("mount sysfs on %s", p);
-	for (int i = 0; i < a->masks.n; i++) {
-		struct stat st;
-		snprintf(p, sizeof p, "%s%s", a->root, a->masks.v[i]);
-		if (lstat(p, &st)) continue;
-		if (S_ISDIR(st.st_mode)) { if (mount("tmpfs", p, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL)) MFAIL("mask %s", p); }
-		else { snprintf(q, sizeof q, "%s/dev/null", a->root); if (mount(q, p, NULL, MS_BIND, NULL)) MFAIL("mask %s", p); }
-	}
-	for (int i = 0; i < a->ros.n; i++) {
-		snprintf(p, sizeof p, "%s%s", a->root, a->ros.v[i]);
-		if (access(p, F_OK)) continue;
-		if (mount(p, p, NULL, MS_BIND | MS_REC, NULL) ||
-		    mount(NULL, p, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL)) MFAIL("make %s read-only", p);
-	}
+	if (mount("sysfs", p, "sysfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) && userns_sys_fallback(p)) MFAIL("mount sysfs on %s", p);
+	int rfd = open(a->root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (rfd < 0) MFAIL("open %s", a->root);
+	snprintf(q, sizeof q, "%s/dev/null", a->root);
+	for (int i = 0; i < a->masks.n; i++)
+		if (cover_path(rfd, a->masks.v[i], q) < 0) { int e_ = errno; close(rfd); errno = e_; MFAIL("mask %s in app %s", a->masks.v[i], a->name); }
+	for (int i = 0; i < a->ros.n; i++)
+		if (cover_path(rfd, a->ros.v[i], NULL) < 0) { int e_ = errno; close(rfd); errno = e_; MFAIL("make %s read-only in app %s", a->ros.v[i], a->name); }
+	close(rfd);
 #undef MFAIL
 	return 0;
 }
@@ -341,18 +407,28 @@ static struct sock_filter *load_seccomp(const char *path, int *n) {
 	return prog;
 }
 
+static void install_seccomp(struct sock_filter *prog, int n) {
+	struct sock_fprog fp = { (unsigned short)n, prog };
+	check(syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &fp), "install seccomp filter");
+}
+
 /*
  * The app's credentials, in the order the kernel requires: oom score, bounding set, inheritable
  * set, groups and ids (keeping the capabilities raised as ambient ones), no_new_privs, seccomp
- * filter `prog` (n instructions, or NULL). Shared by app starts and `init exec`.
+ * filter `prog` (n instructions, or NULL). Without no_new_privs, installing a filter takes
+ * CAP_SYS_ADMIN, which a non-root app loses with its uid: its filter is installed before the
+ * groups and ids change, and then applies to those calls too (as runc does). Shared by app
+ * starts and `init exec`.
  */
 static void apply_creds(struct app *a, struct sock_filter *prog, int n) {
+	int early = prog && !a->nnp && a->uid != 0;
 	if (a->has_oom) { char b[16]; snprintf(b, sizeof b, "%d", a->oom); if (write_str("/proc/self/oom_score_adj", b)) fprintf(stderr, "stage1 init: warning: app %s: oom_score_adj %d: %s\n", a->name, a->oom, strerror(errno)); }
 	for (int c = 0; c <= last_cap; c++)
 		if (!(a->bounding >> c & 1)) check(prctl(PR_CAPBSET_DROP, c, 0, 0, 0) && errno != EINVAL, "drop capability %d", c);
 	uint64_t eff, perm; get_caps(&eff, &perm);
 	set_caps(eff, perm, a->inheritable & perm);
 	if (a->ambient) check(prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0), "keep capabilities");
+	if (early) install_seccomp(prog, n);
 	check(setgroups(a->ngroups, a->groups), "setgroups");
 	check(setresgid(a->gid, a->gid, a->gid), "setresgid %u", a->gid);
 	check(setresuid(a->uid, a->uid, a->uid), "setresuid %u", a->uid);
@@ -362,10 +438,41 @@ static void apply_creds(struct app *a, struct sock_filter *prog, int n) {
 			if (a->ambient >> c & 1) check(prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, c, 0, 0), "raise ambient capability %d", c);
 	}
 	if (a->nnp) check(prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "set no_new_privs");
-	if (prog) {
-		struct sock_fprog fp = { (unsigned short)n, prog };
-		check(syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &fp), "install seccomp filter");
-	}
+	if (prog && !early) install_seccomp(prog, n);
+}
+
+/*
+ * In an app with a pid namespace of its own (its PID 1), after pivot_root: the pod's /proc
+ * (and the masks below it) replaced by a /proc of the app's namespace, masked and made
+ * read-only again where the app's masks and read-only paths say.
+ */
+static void own_proc(struct app *a) {
+	/* in a user namespace a proc may only be mounted where one is visible: the pod's stays under */
+	if (!US.on) check(umount2("/proc", MNT_DETACH), "unmount the pod's /proc");
+	check(mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL), "mount /proc");
+	int rfd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	check(rfd < 0, "open /");
+	for (int i = 0; i < a->masks.n; i++)
+		if (!strncmp(a->masks.v[i], "/proc/", 6)) check(cover_path(rfd, a->masks.v[i], "/dev/null") < 0, "mask %s", a->masks.v[i]);
+	for (int i = 0; i < a->ros.n; i++)
+		if (!strncmp(a->ros.v[i], "/proc/", 6)) check(cover_path(rfd, a->ros.v[i], NULL) < 0, "make %s read-only", a->ros.v[i]);
+	close(rfd);
+}
+
+/*
+ * fork() for an app's process. With a pid namespace of its own (`pidns private`) the child is
+ * the init of a new namespace: unshare(CLONE_NEWPID) puts the next child there, and PID 1 goes
+ * back to its own namespace (S.pidns_fd) for the children after it.
+ */
+static pid_t app_fork(struct app *a) {
+	if (!a->pidns) return fork();
+	if (S.pidns_fd < 0) { errno = EBADF; return -1; }
+	if (unshare(CLONE_NEWPID)) return -1;
+	pid_t p = fork();
+	int e = errno;
+	if (p != 0) check(setns(S.pidns_fd, CLONE_NEWPID), "return to the pod's pid namespace");
+	errno = e;
+	return p;
 }
 
 /* In the app's child: everything from cgroup to exec of `argv` (the app's, or an event
@@ -377,6 +484,7 @@ static void exec_app(struct app *a, char **argv) {
 	struct sock_filter *prog = load_seccomp(a->seccomp, &n);
 	check(unshare(CLONE_NEWNS), "unshare mount namespace");
 	pivot(a->root);
+	if (a->pidns) own_proc(a);
 	check(chdir(a->workdir), "chdir %s", a->workdir);
 	if (S.mutable) {
 		for (int s = 0; s < 3; s++) {
@@ -397,7 +505,14 @@ static void record_pid(struct app *a) {
 	if (write_int_atomic(path, a->pid)) { if (!S.mutable) die("write %s", path); warnx("warning: write %s: %s", path, strerror(errno)); }
 }
 
-static void stop_all(int sig) { dbg("sending signal %d to the pod", sig); kill(-1, sig); }
+static void signal_app(struct app *a, int sig);
+/* signals every process of the pod: kill(-1) in its own pid namespace; in the host's (where
+ * kill(-1) would reach every process of the host) those in the apps' cgroups */
+static void stop_all(int sig) {
+	dbg("sending signal %d to the pod", sig);
+	if (!S.host_pid && getpid() == 1) { kill(-1, sig); return; }
+	for (int i = 0; i < S.napps; i++) if (S.apps[i].name) signal_app(&S.apps[i], sig);
+}
 
 static void write_status(struct app *a, int code) {
 	char path[4096];
@@ -622,7 +737,7 @@ static int start_mutable(struct app *a, char *err, size_t errlen) {
 		}
 	}
 	if (pipe2(ep, O_CLOEXEC)) SFAIL("pipe");
-	pid_t pid = fork();
+	pid_t pid = app_fork(a);
 	if (pid < 0) SFAIL("fork");
 	if (pid == 0) {
 		close(ep[0]); errpipe = ep[1];
@@ -942,7 +1057,7 @@ static void start_app(struct app *a) {
 		check(pipe2(p, O_CLOEXEC), "pipe");
 		a->out_fd[s] = p[0]; out[s] = p[1]; set_nonblock(p[0]);
 	}
-	pid_t pid = fork();
+	pid_t pid = app_fork(a);
 	check(pid < 0, "fork app %s", a->name);
 	if (pid == 0) {
 		for (int s = 0; s < 2; s++) if (out[s] >= 0) check(dup2(out[s], s + 1) < 0, "dup2");
@@ -957,6 +1072,19 @@ static void start_app(struct app *a) {
 	dbg("app %s started, pid %d", a->name, pid);
 }
 
+/*
+ * What PID 1 takes from the host's view before pivot_root: its own pid namespace (to come back
+ * to after forking an app into a new one), the pod cgroup directories (`cg-dir`, to reach the
+ * apps' cgroups), and, in the host's pid namespace, the role of reaper of the pod's orphans
+ * (which the init of a pid namespace has anyway).
+ */
+static void pid1_prepare(void) {
+	if ((S.pidns_fd = open("/proc/self/ns/pid", O_RDONLY | O_CLOEXEC)) < 0) dbg("open /proc/self/ns/pid: %s", strerror(errno));
+	if (S.host_pid) check(prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0), "become the reaper of the pod's orphans");
+	S.cg_dirfd = calloc(S.cg_dir.n + 1, sizeof(int));
+	for (int i = 0; i < S.cg_dir.n; i++) check((S.cg_dirfd[i] = open(S.cg_dir.v[i], O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0, "open %s", S.cg_dir.v[i]);
+}
+
 /* PID 1 of an immutable pod: start every app, stop the pod when one fails, exit when all exited. */
 static void pod_init(int ready) {
 	sigset_t set; char err[1024];
@@ -964,6 +1092,7 @@ static void pod_init(int ready) {
 	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
 	if (S.lockfd >= 0) close(S.lockfd);
 	check(unshare(CLONE_NEWNS), "unshare mount namespace");
+	pid1_prepare();
 	for (int i = 0; i < S.napps; i++) {
 		struct app *a = &S.apps[i];
 		a->cgfds = calloc(a->cgroups.n + 1, sizeof(int));
@@ -1024,6 +1153,8 @@ static void pod_init(int ready) {
 	/* output still buffered by processes the apps left behind, then the last partial lines */
 	for (int i = 0; i < S.napps; i++) for (int s = 0; s < 2; s++) { drain_stream(&S.apps[i], s); log_flush_stream(&S.apps[i], s); }
 	dbg("all apps exited, pod status %d", status);
+	/* in the host's pid namespace nothing ends with PID 1: what the apps left goes now */
+	if (S.host_pid) stop_all(SIGKILL);
 	_exit(status);
 }
 
@@ -1033,8 +1164,7 @@ static void pod_init_mutable(int ready) {
 	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
 	if (S.lockfd >= 0) close(S.lockfd);
 	check(unshare(CLONE_NEWNS), "unshare mount namespace");
-	S.cg_dirfd = calloc(S.cg_dir.n + 1, sizeof(int));
-	for (int i = 0; i < S.cg_dir.n; i++) check((S.cg_dirfd[i] = open(S.cg_dir.v[i], O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0, "open %s", S.cg_dir.v[i]);
+	pid1_prepare();
 	pivot(S.stage1);
 	mkdir("/rkt/log", 0755); mkdir("/rkt/spec", 0755);
 	sigemptyset(&set);
@@ -1140,34 +1270,328 @@ static void pod_init_mutable(int ready) {
 	for (int i = 0; i < nclients; i++) { client_write(&clients[i]); drop_client(&clients[i]); }
 	unlink(CTL_PATH);
 	dbg("all apps exited, mutable pod done");
+	if (S.host_pid) stop_all(SIGKILL);
 	_exit(0);
 }
 
 /* ------------------------------------------------------------------------------------------ */
 
-/* init graft <pid> <source> <target> ...: see the header comment */
+/*
+ * init graft <pid> [--source-ns=<fd>] [--read-only] <source> <target> ...: see the header
+ * comment. With --source-ns the sources are cloned in the mount namespace of open file <fd>
+ * (the caller's original one: a clone of a shared mount there is a peer of it, and mounts
+ * propagate both ways); --read-only makes the clones read-only, recursively.
+ */
 static int graft(int argc, char **argv) {
-	char path[64];
-	check(argc < 5 || (argc - 3) % 2, "usage: init graft <pid> <source> <target> [<source> <target> ...]");
+	char path[64]; int src_ns = -1, ro = 0, first = 3;
+	for (; first < argc && !strncmp(argv[first], "--", 2); first++) {
+		if (!strncmp(argv[first], "--source-ns=", 12)) src_ns = atoi(argv[first] + 12);
+		else if (!strcmp(argv[first], "--read-only")) ro = 1;
+		else { errno = 0; die("graft: unknown option %s", argv[first]); }
+	}
+	/* the pairs: argv[first], argv[first + 1], ... */
+	check(argc - first < 2 || (argc - first) % 2, "usage: init graft <pid> [--source-ns=<fd>] [--read-only] <source> <target> [<source> <target> ...]");
+	char **pairs = argv + first;
 	snprintf(path, sizeof path, "/proc/%d/ns/mnt", atoi(argv[2]));
 	int ns = open(path, O_RDONLY | O_CLOEXEC);
 	check(ns < 0, "open %s", path);
 	snprintf(path, sizeof path, "/proc/%d/root", atoi(argv[2]));
 	int root = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	check(root < 0, "open %s", path);
-	int n = (argc - 3) / 2, fds[64];
+	int n = (argc - first) / 2, fds[64];
 	check(n > 64, "too many mounts to graft");
+	if (src_ns >= 0) check(setns(src_ns, CLONE_NEWNS), "join the source mount namespace");
 	for (int i = 0; i < n; i++) {
-		fds[i] = syscall(SYS_open_tree, AT_FDCWD, argv[3 + 2 * i], OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);
-		check(fds[i] < 0, "clone the mounts at %s", argv[3 + 2 * i]);
+		fds[i] = syscall(SYS_open_tree, AT_FDCWD, pairs[2 * i], OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);
+		check(fds[i] < 0, "clone the mounts at %s", pairs[2 * i]);
+		struct mount_attr attr = { .attr_set = MOUNT_ATTR_RDONLY };
+		if (ro) check(syscall(SYS_mount_setattr, fds[i], "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof attr), "make the mounts at %s read-only", pairs[2 * i]);
 	}
 	check(setns(ns, CLONE_NEWNS), "join the mount namespace of process %s", argv[2]);
 	for (int i = 0; i < n; i++) {
-		const char *dst = argv[4 + 2 * i];
+		const char *dst = pairs[2 * i + 1];
 		while (*dst == '/') dst++;
-		check(syscall(SYS_move_mount, fds[i], "", root, dst, MOVE_MOUNT_F_EMPTY_PATH), "attach %s at /%s", argv[3 + 2 * i], dst);
+		check(syscall(SYS_move_mount, fds[i], "", root, dst, MOVE_MOUNT_F_EMPTY_PATH), "attach %s at /%s", pairs[2 * i], dst);
 	}
 	return 0;
+}
+
+/* ------------------------------------------------------------------------------------------
+ * User namespace (spec key `userns <shift> <count>`, rkt run --private-users).
+ *
+ * PID 1 is cloned into a new user namespace whose uids and gids 0..count-1 are host ids
+ * shift..shift+count-1, together with new pid, UTS and IPC (unless --ipc=parent) namespaces
+ * and, with --net=none, the network namespace, so that the user namespace owns them. The parent
+ * stays in the host's user namespace: it writes the id maps and keeps the lock, the cgroup
+ * namespace (made before, as without a user namespace) and the joined network. A network made
+ * by CNI, or the host's, belongs to the host's user namespace, where no user namespace may mount
+ * a sysfs of it: the parent mounts one on the stage1 root's /sys and the apps get binds of it.
+ *
+ * PID 1 starts as host uid 0 (unmapped in its namespace, where it holds every capability), walks
+ * the pod directory and pivots into the stage1 root, then becomes the namespace's root (host uid
+ * <shift>): a process of host uid 0 could write the host's sysctls through any /proc. Before the
+ * pivot it mounts the pod's /proc (and, in a network of its own, /sys) on the stage1 root: the
+ * kernel lets a user namespace mount proc or sysfs only where one is fully visible already, and
+ * after the pivot the host's are gone. Mounts copied from the parent's namespace are locked
+ * (pivot_root refuses them), so every root is bound onto itself before a pivot.
+ *
+ * The apps' roots are made idmapped by run before the init starts (`init idmap` below), so that
+ * the image's uid 0 is the namespace's root without any chown of the image.
+ */
+
+static int net_none(void) { return S.net && !strcmp(S.net, "none"); }
+/* sysctls left for PID 1 as the namespace's root: path below /proc/sys, value, ... */
+static struct strv userns_sysctls;
+
+/* writes "0 <shift> <count>" to the uid_map and gid_map of process `pid`; -1 with errno */
+static int write_id_maps(pid_t pid) {
+	char path[64], map[64];
+	int n = snprintf(map, sizeof map, "0 %u %u\n", US.shift, US.count);
+	for (int i = 0; i < 2; i++) {
+		snprintf(path, sizeof path, "/proc/%d/%s", (int)pid, i ? "gid_map" : "uid_map");
+		int fd = open(path, O_WRONLY | O_CLOEXEC), r = fd >= 0 && write(fd, map, n) == n ? 0 : -1, e = errno;
+		if (fd >= 0) close(fd);
+		errno = e;
+		if (r) return -1;
+	}
+	return 0;
+}
+
+/* root of the user namespace the process is in, with the namespace's every capability */
+static void become_ns_root(void) {
+	check(setgroups(0, NULL) || setresgid(0, 0, 0) || setresuid(0, 0, 0), "become root of the pod's user namespace");
+}
+
+/*
+ * fork() of the pod's PID 1 into a user namespace (see above); returns as fork() does. The child
+ * waits for its id maps, then sets the hostname, brings up lo in a network of its own and writes
+ * the pod's sysctls (its namespaces are the pod's now) before it goes on as PID 1.
+ */
+static pid_t userns_fork(void) {
+	char p[4096]; int go[2];
+	if (!net_none()) {
+		snprintf(p, sizeof p, "%s/sys", S.stage1);
+		check(mount("sysfs", p, "sysfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL), "mount sysfs on %s", p);
+	}
+	/* in a CNI network the pod's root has no capability: ports below 1024 are made unprivileged
+	 * there, as Docker does (a sysctl of the pod's own network namespace) */
+	if (S.net && !strcmp(S.net, "join") && write_str("/proc/sys/net/ipv4/ip_unprivileged_port_start", "0"))
+		warnx("warning: cannot make ports below 1024 unprivileged in the pod's network: %s", strerror(errno));
+	check(pipe2(go, O_CLOEXEC), "pipe");
+	int flags = CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWUTS | (S.ipc_private ? CLONE_NEWIPC : 0) | (net_none() ? CLONE_NEWNET : 0);
+	pid_t c = syscall(SYS_clone, flags | SIGCHLD, NULL, NULL, NULL, NULL);
+	check(c < 0, "create the pod's user namespace");
+	if (c == 0) {
+		char b;
+		close(go[1]);
+		if (read(go[0], &b, 1) != 1) _exit(FAIL);
+		close(go[0]);
+		if (S.hostname) check(sethostname(S.hostname, strlen(S.hostname)), "sethostname %s", S.hostname);
+		if (net_none()) lo_up();
+		/* host uid 0 may write the sysctls of a network of the host's user namespace; IPC ones
+		 * only the namespace's root may: those are written once PID 1 is that root */
+		for (int i = 0; i + 1 < S.sysctl.n; i += 2) {
+			snprintf(p, sizeof p, "/proc/sys/%s", S.sysctl.v[i]);
+			if (!write_str(p, S.sysctl.v[i + 1])) continue;
+			check(errno != EACCES, "set sysctl %s to %s", S.sysctl.v[i], S.sysctl.v[i + 1]);
+			push(&userns_sysctls, S.sysctl.v[i]); push(&userns_sysctls, S.sysctl.v[i + 1]);
+		}
+		return 0;
+	}
+	close(go[0]);
+	check(write_id_maps(c), "write the id maps of the pod's user namespace");
+	check(write(go[1], "g", 1) != 1, "start the pod");
+	close(go[1]);
+	dbg("pod in a user namespace: ids 0..%u are host %u..%u", US.count - 1, US.shift, US.shift + US.count - 1);
+	return c;
+}
+
+static void userns_pre_pivot(const char *root) {
+	char p[4096];
+	if (!US.on) return;
+	check(mount(root, root, NULL, MS_BIND | MS_REC, NULL), "bind %s onto itself", root);
+	if (root != S.stage1) return;
+	snprintf(p, sizeof p, "%s/proc", root);
+	check(mount("proc", p, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL), "mount proc on %s", p);
+	if (!net_none()) return;
+	snprintf(p, sizeof p, "%s/sys", root);
+	check(mount("sysfs", p, "sysfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL), "mount sysfs on %s", p);
+}
+
+static void userns_post_pivot(const char *root) {
+	char p[4096];
+	if (!US.on || root != S.stage1) return;
+	become_ns_root();
+	for (int i = 0; i + 1 < userns_sysctls.n; i += 2) {
+		snprintf(p, sizeof p, "/proc/sys/%s", userns_sysctls.v[i]);
+		check(write_str(p, userns_sysctls.v[i + 1]), "set sysctl %s to %s", userns_sysctls.v[i], userns_sysctls.v[i + 1]);
+	}
+}
+
+/* after a refused sysfs mount (errno EPERM) on an app's `target`: the parent's sysfs of the
+ * pod's network (the stage1 root's /sys), bound; -1 with errno when that is not the case */
+static int userns_sys_fallback(const char *target) {
+	if (!US.on || errno != EPERM) return -1;
+	return mount("/sys", target, NULL, MS_BIND, NULL);
+}
+
+/* init exec: an fd of the user namespace of process `pid` when it is not ours (a pod with
+ * --private-users), else -1; opened before the mount namespace is left */
+static int userns_of(const char *pid) {
+	char path[64]; struct stat a, b;
+	snprintf(path, sizeof path, "/proc/%s/ns/user", pid);
+	check(stat(path, &a) || stat("/proc/self/ns/user", &b), "stat %s", path);
+	if (a.st_ino == b.st_ino && a.st_dev == b.st_dev) return -1;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	check(fd < 0, "open %s", path);
+	return fd;
+}
+
+/* joins it after the other namespaces (joining those takes the host's capabilities, and a CNI
+ * network belongs to the host's user namespace) and becomes its root, like the pod's PID 1 */
+static void userns_join(int fd, const char *pid) {
+	if (fd < 0) return;
+	check(setns(fd, CLONE_NEWUSER), "join the user namespace of process %s", pid);
+	close(fd);
+	become_ns_root();
+}
+
+/* a user namespace with the pod's mapping, for idmapped mounts: an fd of it, or -1 with errno */
+static int idmap_userns(void) {
+	int p[2], fd = -1, e;
+	char path[64];
+	if (pipe2(p, O_CLOEXEC)) return -1;
+	pid_t c = syscall(SYS_clone, CLONE_NEWUSER | SIGCHLD, NULL, NULL, NULL, NULL);
+	if (c == 0) { char b; close(p[1]); _exit(read(p[0], &b, 1) < 0); }
+	e = errno;
+	if (c > 0) {
+		snprintf(path, sizeof path, "/proc/%d/ns/user", (int)c);
+		if (!write_id_maps(c)) fd = open(path, O_RDONLY | O_CLOEXEC);
+		e = errno;
+	}
+	close(p[0]); close(p[1]);
+	if (c > 0) waitpid(c, NULL, 0);
+	errno = e;
+	return fd;
+}
+
+/* a detached copy of the mount at `path` (or a bind of the directory), idmapped with user
+ * namespace `ns` (the top mount only); -1 with errno */
+static int idmapped_clone(int ns, const char *path, int flags) {
+	int t = syscall(SYS_open_tree, AT_FDCWD, path, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | flags);
+	if (t < 0) return -1;
+	struct mount_attr attr = { .attr_set = MOUNT_ATTR_IDMAP, .userns_fd = ns };
+	if (syscall(SYS_mount_setattr, t, "", AT_EMPTY_PATH, &attr, sizeof attr)) { int e = errno; close(t); errno = e; return -1; }
+	return t;
+}
+
+/* the error messages of a filesystem context (after a failed fsconfig), or "" */
+static const char *fs_log(int fs) {
+	static char msg[512]; char line[256]; ssize_t n; size_t len = 0;
+	msg[0] = 0;
+	while ((n = read(fs, line, sizeof line - 1)) > 0) {
+		line[n] = 0;
+		if (n > 2 && line[1] == ' ') len += snprintf(msg + len, sizeof msg - len, "%s%s", len ? "; " : "", line + 2);
+		if (len >= sizeof msg - 1) break;
+	}
+	return msg;
+}
+
+/* overlayfs writes its upper dir (work dir, whiteouts, copy-up) as the process that made it:
+ * through an idmapped upper that must be a mapped id, the pod's root, with the capabilities that
+ * setfsuid clears raised again */
+static void fs_as_pod_root(int on) {
+	uint64_t eff, perm;
+	setfsgid(on ? US.shift : 0);
+	setfsuid(on ? US.shift : 0);
+	if (on && (unsigned)setfsuid(-1) != US.shift) { errno = EPERM; die("set the filesystem ids to %u", US.shift); }
+	if (on) { get_caps(&eff, &perm); set_caps(perm, perm, 0); }
+}
+
+static void fsconfig_fd(int fs, const char *key, int fd, const char *what) {
+	if (syscall(SYS_fsconfig, fs, FSCONFIG_SET_FD, key, NULL, fd)) { int e = errno; const char *m = fs_log(fs); errno = e; die("overlay %s %s%s%s", key, what, *m ? ": " : "", m); }
+}
+
+/* see idmap_main: replaces the overlay at v[0]. The detached copies stay open until the overlay
+ * exists: closing the last fd of one unmounts it, and overlayfs clones its layers' mounts then */
+static void idmap_overlay(int ns, char **v, int nlow) {
+	const char *target = v[0], *base = v[1];
+	int fs = syscall(SYS_fsopen, "overlay", FSOPEN_CLOEXEC);
+	check(fs < 0, "fsopen overlay");
+	for (int i = 0; i < nlow; i++) {
+		int t = idmapped_clone(ns, v[5 + i], 0);
+		check(t < 0, "idmap %s", v[5 + i]);
+		fsconfig_fd(fs, "lowerdir+", t, v[5 + i]);
+	}
+	int b = idmapped_clone(ns, base, 0);
+	check(b < 0, "idmap %s", base);
+	for (int i = 0; i < 2; i++) {
+		int d = openat(b, v[2 + i], O_PATH | O_DIRECTORY | O_CLOEXEC);
+		check(d < 0, "open %s/%s", base, v[2 + i]);
+		fsconfig_fd(fs, i ? "workdir" : "upperdir", d, v[2 + i]);
+	}
+	/* the overlay there uses the upper dir until it is gone */
+	check(umount2(target, MNT_DETACH), "unmount the overlay at %s", target);
+	fs_as_pod_root(1);
+	int r = syscall(SYS_fsconfig, fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0), e = errno;
+	fs_as_pod_root(0);
+	if (r) { const char *m = fs_log(fs); errno = e; die("create an idmapped overlay for %s%s%s", target, *m ? ": " : "", m); }
+	int m = syscall(SYS_fsmount, fs, FSMOUNT_CLOEXEC, 0);
+	check(m < 0, "mount the idmapped overlay for %s", target);
+	check(syscall(SYS_move_mount, m, "", AT_FDCWD, target, MOVE_MOUNT_F_EMPTY_PATH), "attach the idmapped overlay at %s", target);
+	close(m); close(fs);
+}
+
+/*
+ * init idmap <shift> <count> <op>...: run's helper for the apps' roots, in the host's mount
+ * namespace, with a user namespace of the pod's mapping made for the idmapped mounts. Ops:
+ *   check <dir>   whether <dir> can be mounted idmapped (a detached copy, dropped)
+ *   layer <dir>   same, and overlayfs takes the copy as a lower layer
+ *   bind <dir>    an idmapped bind of <dir> mounted on it
+ *   overlay <target> <base> <upper> <work> <n> <lower>...
+ *                 the overlay at <target> replaced by one of the same directories, idmapped: the
+ *                 <n> lower dirs (uppermost first) and <base>, which holds <upper> and <work>
+ *                 (paths relative to it: the two must be on one mount)
+ * A failed check prints "<dir>: <reason>" on stdout and the status is 3 once all ran; any other
+ * failure ends the helper with status 254.
+ */
+static int idmap_main(int argc, char **argv) {
+	int failed = 0;
+	check(argc < 4 || sscanf(argv[2], "%u", &US.shift) != 1 || sscanf(argv[3], "%u", &US.count) != 1 || !US.count, "usage: init idmap <shift> <count> <op>...");
+	int ns = idmap_userns();
+	if (ns < 0) { printf("user namespace: %s\n", strerror(errno)); return 3; }
+	for (int i = 4; i < argc; i++) {
+		const char *op = argv[i];
+		if ((!strcmp(op, "check") || !strcmp(op, "layer")) && i + 1 < argc) {
+			const char *dir = argv[++i], *why = NULL;
+			int t = idmapped_clone(ns, dir, 0);
+			if (t < 0) why = strerror(errno);
+			else if (op[0] == 'l') {
+				int fs = syscall(SYS_fsopen, "overlay", FSOPEN_CLOEXEC);
+				if (fs < 0) why = strerror(errno);
+				else {
+					if (syscall(SYS_fsconfig, fs, FSCONFIG_SET_FD, "lowerdir+", NULL, t)) { int e = errno; why = fs_log(fs); if (!*why) why = strerror(e); }
+					close(fs);
+				}
+			}
+			if (t >= 0) close(t);
+			if (why) { printf("%s: %s\n", dir, why); failed = 1; }
+		} else if (!strcmp(op, "bind") && i + 1 < argc) {
+			const char *dir = argv[++i];
+			int t = idmapped_clone(ns, dir, AT_RECURSIVE);
+			check(t < 0, "idmap %s", dir);
+			check(syscall(SYS_move_mount, t, "", AT_FDCWD, dir, MOVE_MOUNT_F_EMPTY_PATH), "attach the idmapped bind at %s", dir);
+			close(t);
+		} else if (!strcmp(op, "overlay") && i + 6 < argc) {
+			int n = atoi(argv[i + 5]);
+			errno = 0;
+			check(n < 1 || i + 5 + n >= argc, "idmap overlay: expected %d lower dirs", n);
+			idmap_overlay(ns, argv + i + 1, n);
+			i += 5 + n;
+		} else { errno = 0; die("idmap: unknown or incomplete op %s", op); }
+	}
+	fflush(stdout);
+	return failed ? 3 : 0;
 }
 
 static void forward(int sig) { if (child > 0) kill(child, sig); }
@@ -1175,6 +1599,26 @@ static void forward(int sig) { if (child > 0) kill(child, sig); }
 static void read_last_cap(void) {
 	FILE *f = fopen("/proc/sys/kernel/cap_last_cap", "re");
 	if (f) { if (fscanf(f, "%d", &last_cap) != 1) last_cap = 40; fclose(f); }
+}
+
+/*
+ * In `init exec`'s child, the first process in the app's pid namespace (signals blocked): forks
+ * the command's process and stays its parent, forwarding the stop signals, until it exits, then
+ * exits with its status. Returns in the command's process only. The command's parent is thus in
+ * the pod: when `init exec` is killed (an ExecSync timeout kills the caller's whole process
+ * group), what is left of the command is reparented to the pod's PID 1 (or the app's, in a pid
+ * namespace of its own), which reaps it, not to a reaper of the host.
+ */
+static void exec_middle(sigset_t *old) {
+	pid_t cmd = fork();
+	check(cmd < 0, "fork");
+	if (cmd == 0) return;
+	child = cmd;
+	struct sigaction sa = { .sa_handler = forward, .sa_flags = SA_RESTART };
+	int fwd[] = { SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2 };
+	for (unsigned i = 0; i < sizeof fwd / sizeof *fwd; i++) sigaction(fwd[i], &sa, NULL);
+	sigprocmask(SIG_SETMASK, old, NULL);
+	_exit(wait_status(cmd));
 }
 
 /* init exec <pod-pid> <app-pid> <app> -- <command>...: see the header comment */
@@ -1208,13 +1652,21 @@ static int exec_in_app(int argc, char **argv) {
 	int root = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	check(root < 0, "open %s", path);
 	for (int i = 0; i < a->cgroups.n; i++) check(write_str(a->cgroups.v[i], "0"), "join cgroup %s", a->cgroups.v[i]);
+	int ufd = userns_of(pid);
 	for (int i = 0; i < 6; i++) { check(setns(fds[i], types[i]), "join the %s namespace of process %s", nss[i], pid); close(fds[i]); }
+	userns_join(ufd, pid);
 	sigset_t all, old; sigfillset(&all); sigprocmask(SIG_BLOCK, &all, &old);
 	/* the pid namespace applies to children only */
 	child = fork();
 	check(child < 0, "fork");
 	if (child == 0) {
+		exec_middle(&old);
 		sigprocmask(SIG_SETMASK, &old, NULL);
+		/* a terminal on stdin becomes the command's controlling terminal, in a session of its own
+		 * inside the pod's pid namespace (job control, SIGWINCH on resize, SIGHUP when the other
+		 * end closes); a terminal that already controls another session (the caller's) is left
+		 * alone, the signals forwarded below still reach the command */
+		if (isatty(0) && setsid() >= 0 && ioctl(0, TIOCSCTTY, 0)) dbg("exec: stdin does not become the controlling terminal: %s", strerror(errno));
 		check(fchdir(root) || chroot("."), "enter the root of process %s", pid);
 		close(root);
 		check(chdir(a->workdir), "chdir %s", a->workdir);
@@ -1236,6 +1688,7 @@ int main(int argc, char **argv) {
 	char buf[16], err[1024]; int ready[2];
 	if (argc >= 2 && !strcmp(argv[1], "graft")) return graft(argc, argv);
 	if (argc >= 2 && !strcmp(argv[1], "exec")) return exec_in_app(argc, argv);
+	if (argc >= 2 && !strcmp(argv[1], "idmap")) return idmap_main(argc, argv);
 	check(argc != 2, "usage: init <spec>");
 	char *spec = slurp(argv[1]);
 	check(!spec, "read %s", argv[1]);
@@ -1243,19 +1696,28 @@ int main(int argc, char **argv) {
 	read_last_cap();
 	snprintf(buf, sizeof buf, "%d", getpid());
 	for (int i = 0; i < S.cg_join.n; i++) check(write_str(S.cg_join.v[i], buf), "join cgroup %s", S.cg_join.v[i]);
-	if (S.net && !strcmp(S.net, "none")) { check(unshare(CLONE_NEWNET), "unshare network namespace"); lo_up(); }
+	if (S.net && !strcmp(S.net, "none") && !US.on) { check(unshare(CLONE_NEWNET), "unshare network namespace"); lo_up(); }
 	else if (S.net && !strcmp(S.net, "join")) {
 		int fd = S.netns ? open(S.netns, O_RDONLY | O_CLOEXEC) : -1;
 		check(fd < 0 || setns(fd, CLONE_NEWNET), "join network namespace %s", S.netns ? S.netns : "(none)");
 		close(fd);
 	}
-	check(unshare(CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWCGROUP | (S.ipc_private ? CLONE_NEWIPC : 0)), "unshare namespaces");
+	/* in a user namespace, the others are created with it (userns_fork) so that it owns them */
+	check(unshare(US.on ? CLONE_NEWCGROUP : (S.host_pid ? 0 : CLONE_NEWPID) | CLONE_NEWUTS | CLONE_NEWCGROUP | (S.ipc_private ? CLONE_NEWIPC : 0)), "unshare namespaces");
 	for (int i = 0; i < S.cg_move.n; i++) check(write_str(S.cg_move.v[i], buf), "move to cgroup %s", S.cg_move.v[i]);
 	for (int i = 0; i + 1 < S.cg_write.n; i += 2) check(write_str(S.cg_write.v[i], S.cg_write.v[i + 1]), "write %s to %s", S.cg_write.v[i + 1], S.cg_write.v[i]);
-	if (S.hostname) check(sethostname(S.hostname, strlen(S.hostname)), "sethostname %s", S.hostname);
+	if (S.hostname && !US.on) check(sethostname(S.hostname, strlen(S.hostname)), "sethostname %s", S.hostname);
+	/* namespaced sysctls (checked by run): /proc/sys shows the namespaces of the writer, the
+	 * pod's network, IPC and UTS ones now */
+	for (int i = 0; !US.on && i + 1 < S.sysctl.n; i += 2) {
+		char p[4096];
+		snprintf(p, sizeof p, "/proc/sys/%s", S.sysctl.v[i]);
+		check(write_str(p, S.sysctl.v[i + 1]), "set sysctl %s to %s", S.sysctl.v[i], S.sysctl.v[i + 1]);
+		dbg("sysctl %s = %s", S.sysctl.v[i], S.sysctl.v[i + 1]);
+	}
 	sigset_t all, old; sigfillset(&all); sigprocmask(SIG_BLOCK, &all, &old);
 	check(pipe2(ready, O_CLOEXEC), "pipe");
-	child = fork();
+	child = US.on ? userns_fork() : fork();
 	check(child < 0, "fork");
 	if (child == 0) { close(ready[0]); if (S.mutable) pod_init_mutable(ready[1]); else pod_init(ready[1]); }
 	close(ready[1]);

@@ -18,13 +18,13 @@ import { systemError, userError } from '@rktnetes/errors';
 import { parsePodManifest } from '@rktnetes/schema';
 import { type RunArgs, crossingEnvFromEnv, parseAppAddArgs } from '@rktnetes/stage1-abi';
 import type { Sys } from '@rktnetes/sys';
-import { compileSeccompFilter } from '../seccomp/filter';
+import { compileSeccompFilter } from '@rktnetes/seccomp';
 import { prepareApp } from '../run/app';
-import { type AppBind, enterPrivateMountNamespace, setupAppFs } from '../run/mounts';
+import { graftSharedAndClose, openMountNamespace } from '../run/graft';
+import { checkBindPropagation, enterPrivateMountNamespace, setupAppFs, volumeBinds } from '../run/mounts';
 import { networkMode } from '../run/network';
 import { hostsBinds, initApp, INIT_PATH, METADATA_URL_PATH, metadataServicePort, metadataUrlFor } from '../run/run';
 import { formatAppSpec } from '../run/spec';
-import { prepareEmptyVolume } from '../run/volumes';
 import { createAppCgroups } from './cgroups';
 import { ctlCall } from './control';
 import { appExtLogDir, appSpecPath, readRunArgs } from './pod';
@@ -122,16 +122,14 @@ export async function appAdd(argv: readonly string[], ctx: CrossingContext): Pro
   // From here on only synchronous fs calls: the libuv threadpool stays in the host namespace.
   const hostname = run.hostname ?? `rkt-${args.uuid}`;
   const etc = hostsBinds(s1, run, hostname, ctx.warn);
+  const binds = volumeBinds(pod, app.mounts);
+  checkBindPropagation(binds);
+  // rshared volumes are cloned from this namespace, after the app's root is in the pod
+  const hostNs = binds.some((b) => b.propagation === 'rshared') ? openMountNamespace() : undefined;
   enterPrivateMountNamespace(sys);
-  const binds: AppBind[] = app.mounts.map((m) => ({
-    source: m.volume.kind === 'empty' ? prepareEmptyVolume(pod, m.volume) : m.volume.source!,
-    path: m.path,
-    readOnly: m.readOnly,
-    recursive: m.volume.recursive ?? true,
-  }));
-  binds.sort((x, y) => x.path.split('/').length - y.path.split('/').length);
-  setupAppFs(sys, { name, root: app.root, binds: [...binds, ...etc], readOnlyRootFS: app.readOnlyRootFS });
+  const shared = setupAppFs(sys, { name, root: app.root, binds: [...binds, ...etc], readOnlyRootFS: app.readOnlyRootFS });
   graft(s1, pid1, grafts, ctx.debug);
+  graftSharedAndClose(join(s1, INIT_PATH), pid1, hostNs, shared, s1, ctx.debug);
   await ctlCall(pod, `add ${name}`);
   ctx.debug(`app ${name} added`);
   return 0;

@@ -7,17 +7,24 @@ import { appImageManifestPath, appRootfsPath, type EnvEntry } from '@rktnetes/co
 import { userError } from '@rktnetes/errors';
 import {
   type App,
+  getAnnotation,
   type ImageManifest,
-  type NoNewPrivilegesIsolator,
   type OomScoreAdjIsolator,
   type PodManifest,
   type RuntimeApp,
-  type SeccompIsolator,
   type TypedIsolator,
   parseImageManifest,
   parseIsolator,
 } from '@rktnetes/schema';
-import { type SeccompPolicy, seccompPolicy } from '../seccomp/filter';
+import {
+  ANNOTATION_APP_MASKED_PATHS,
+  ANNOTATION_APP_PID_NAMESPACE,
+  type AppPidNamespace,
+  appPidNamespace,
+  ANNOTATION_APP_READONLY_PATHS,
+  parsePathList,
+} from '@rktnetes/stage1-abi';
+import { appNoNewPrivileges, appSeccomp, type SeccompSpec } from '@rktnetes/seccomp';
 import { type AppCapabilities, appCapabilities } from './caps';
 import type { AppResources } from './cgroups';
 import { composeEnvironment, resolveExec } from './exec';
@@ -52,12 +59,18 @@ export interface PreparedApp {
   env: EnvEntry[];
   caps: AppCapabilities;
   /** undefined: no seccomp filter */
-  seccomp?: SeccompPolicy;
+  seccomp?: SeccompSpec;
   noNewPrivs: boolean;
+  /** the `rktnetes.io/stage2/masked-paths` annotation: replaces the stage1's masked paths */
+  maskedPaths?: string[];
+  /** the `rktnetes.io/stage2/readonly-paths` annotation: replaces the stage1's read-only paths */
+  readOnlyPaths?: string[];
   resources: AppResources;
   oomScoreAdj?: number;
   mounts: AppMount[];
   readOnlyRootFS: boolean;
+  /** the `rktnetes.io/stage2/pid-namespace` annotation: `private` gives the app a pid namespace of its own */
+  pidNamespace: AppPidNamespace;
 }
 
 const APPLIED = new Set([
@@ -79,8 +92,13 @@ const last = <K extends TypedIsolator['kind']>(list: readonly TypedIsolator[], .
  * Resolves one app of the pod. The runtime app's `app` (what stage0 wrote, possibly with
  * command-line overrides) wins over the image's. Later isolators override earlier ones of the
  * same name; isolators this stage1 does not apply are reported through `opts.warn` and ignored.
+ * no_new_privs is the `os/linux/no-new-privileges` isolator's value when the app has one;
+ * without one it is set for a non-root app with a seccomp filter (rkt's rule). The
+ * `rktnetes.io/stage2/masked-paths` and `.../readonly-paths` annotations are parsed into
+ * `maskedPaths` and `readOnlyPaths`; `rktnetes.io/stage2/pid-namespace` into `pidNamespace`.
  * Errors (user): `stage1.app.missing` (no rootfs), `stage1.exec.*`, `stage1.user.*`,
- * `stage1.group.*`, `stage1.seccomp.*`, `stage1.volume.*`, schema errors of the manifests.
+ * `stage1.group.*`, `stage1.seccomp.*` (including `stage1.seccomp.profile-invalid`),
+ * `stage1.annotation.invalid`, `stage1.volume.*`, schema errors of the manifests.
  */
 export function prepareApp(pod: string, ra: RuntimeApp, manifest: PodManifest, opts: AppOptions): PreparedApp {
   const root = appRootfsPath(pod, ra.name);
@@ -98,8 +116,8 @@ export function prepareApp(pod: string, ra: RuntimeApp, manifest: PodManifest, o
     if (!APPLIED.has(name)) opts.warn?.(`app ${ra.name}: isolator ${name} is not supported by stage1-coreos, ignoring it`);
   }
   const caps = appCapabilities(isolators, identity.uid, opts.disableCapabilitiesRestriction);
-  const seccomp = opts.disableSeccomp ? undefined : seccompPolicy(last(isolators, 'os/linux/seccomp-retain-set', 'os/linux/seccomp-remove-set') as SeccompIsolator | undefined);
-  const nnp = last(isolators, 'os/linux/no-new-privileges') as NoNewPrivilegesIsolator | undefined;
+  // which filter and no_new_privs: the decisions every flavor shares (@rktnetes/seccomp)
+  const seccomp = appSeccomp({ name: ra.name, isolators, annotations: ra.annotations, caps: caps.retained, disabled: opts.disableSeccomp });
   const memory = last(isolators, 'resource/memory');
   const cpu = last(isolators, 'resource/cpu');
   const shares = last(isolators, 'os/linux/cpu-shares');
@@ -118,6 +136,12 @@ export function prepareApp(pod: string, ra: RuntimeApp, manifest: PodManifest, o
   };
   const preStart = handler('pre-start');
   const postStop = handler('post-stop');
+  const pathList = (name: string) => {
+    const v = getAnnotation(ra.annotations, name);
+    return v === undefined ? undefined : parsePathList(v, name);
+  };
+  const maskedPaths = pathList(ANNOTATION_APP_MASKED_PATHS);
+  const readOnlyPaths = pathList(ANNOTATION_APP_READONLY_PATHS);
   const resources: AppResources = {};
   if (memory?.limit !== undefined) resources.memoryLimit = memory.limit;
   if (cpu?.limit !== undefined) resources.cpuLimitMilli = cpu.limit;
@@ -135,11 +159,13 @@ export function prepareApp(pod: string, ra: RuntimeApp, manifest: PodManifest, o
     env: composeEnvironment(ra.name, app.environment, opts.metadataUrl),
     caps,
     ...(seccomp ? { seccomp } : {}),
-    // rkt: an app that does not run as root gets no_new_privs whenever it has a seccomp filter
-    noNewPrivs: (nnp?.value ?? false) || (seccomp !== undefined && identity.uid !== 0),
+    noNewPrivs: appNoNewPrivileges(isolators, seccomp !== undefined, identity.uid),
+    ...(maskedPaths ? { maskedPaths } : {}),
+    ...(readOnlyPaths ? { readOnlyPaths } : {}),
     resources,
     ...(oom ? { oomScoreAdj: oom.value } : {}),
     mounts: appMounts(ra, app, manifest.volumes),
     readOnlyRootFS: ra.readOnlyRootFS ?? false,
+    pidNamespace: appPidNamespace(getAnnotation(ra.annotations, ANNOTATION_APP_PID_NAMESPACE)),
   };
 }

@@ -24,6 +24,11 @@ export interface Hierarchy {
   selfPath: string;
   /** host directory of the caller's cgroup */
   base: string;
+  /**
+   * with a cgroup parent: the directories from the hierarchy's root down to `base` (the parent),
+   * created when missing, parents first
+   */
+  ancestors?: string[];
 }
 
 /** Resource limits of one app, from its isolators. */
@@ -115,6 +120,27 @@ function readV2Controllers(dir: string): string[] {
   }
 }
 
+/**
+ * The hierarchies with the pod's place moved from the caller's cgroup to `parent`, a path from
+ * each hierarchy's root (as `parseCgroupParent` gives it, '' for the root itself): `base` and
+ * `selfPath` become the parent's, `ancestors` the directories down to it (created by
+ * {@link createPodCgroups}; on a unified host the controllers are enabled along the way).
+ */
+export function withCgroupParent(hierarchies: readonly Hierarchy[], parent: string, readControllers = readV2Controllers): Hierarchy[] {
+  const parts = parent.split('/').filter(Boolean);
+  return hierarchies.map((h) => {
+    const ancestors = [h.mountPoint];
+    for (const p of parts) ancestors.push(join(ancestors.at(-1)!, p));
+    return {
+      ...h,
+      selfPath: `/${parts.join('/')}`,
+      base: ancestors.at(-1)!,
+      ancestors,
+      ...(h.version === 2 ? { controllers: readControllers(h.mountPoint) } : {}),
+    };
+  });
+}
+
 /** Whether the host runs cgroup v2 only (no v1 controller hierarchy). */
 export function isUnified(hierarchies: readonly Hierarchy[]): boolean {
   return !hierarchies.some((h) => h.version === 1 && h.controllers.some((c) => !c.startsWith('name=')));
@@ -147,9 +173,15 @@ export function planPodCgroups(
   }
   for (const h of hierarchies) {
     const podDir = join(h.base, pod);
+    const v2Delegate = h.version === 2 && unified;
+    for (const a of h.ancestors ?? []) {
+      if (a !== h.mountPoint) plan.dirs.push(a);
+      const wanted = ['cpu', 'memory', 'pids'].filter((c) => h.controllers.includes(c));
+      // the controllers must be enabled from the root down for the pod's cgroups to get them
+      if (v2Delegate && wanted.length > 0) plan.writes.push({ path: join(a, 'cgroup.subtree_control'), value: wanted.map((c) => `+${c}`).join(' ') });
+    }
     plan.dirs.push(podDir);
     plan.joins.push(join(podDir, 'cgroup.procs'));
-    const v2Delegate = h.version === 2 && unified;
     if (v2Delegate) {
       plan.dirs.push(join(podDir, STAGE1_LEAF));
       plan.moves.push(join(podDir, STAGE1_LEAF, 'cgroup.procs'));

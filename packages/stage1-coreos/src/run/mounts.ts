@@ -8,14 +8,17 @@
  * Only synchronous fs calls may be used once {@link enterPrivateMountNamespace} ran: the libuv
  * threadpool still lives in the host's mount namespace.
  */
-import { chmodSync, lstatSync, mkdirSync, readlinkSync, statSync, symlinkSync } from 'node:fs';
+import { chmodSync, lstatSync, mkdirSync, readlinkSync, realpathSync, statSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
+import { userError } from '@rktnetes/errors';
+import { type MountPropagation, volumePropagation } from '@rktnetes/stage1-abi';
 import {
   CLONE_NEWNS,
   MS_BIND,
   MS_NODEV,
   MS_NOEXEC,
   MS_NOSUID,
+  MS_PRIVATE,
   MS_RDONLY,
   MS_REC,
   MS_REMOUNT,
@@ -24,9 +27,11 @@ import {
   S_IFCHR,
   makedev,
   readMountInfo,
+  type MountInfo,
   type Sys,
 } from '@rktnetes/sys';
 import { ensureMountTarget, ensureParentInRoot, statInRoot } from './rootfs';
+import { type AppMount, prepareEmptyVolume } from './volumes';
 
 /** A bind mount into an app: a volume, or a file stage1 provides (hostname, hosts, resolv.conf). */
 export interface AppBind {
@@ -39,6 +44,79 @@ export interface AppBind {
   recursive?: boolean;
   /** only when the app does not have the path already (the hosts fallback) */
   ifMissing?: boolean;
+  /**
+   * propagation of the bind mount: `rprivate` (nothing propagates), `rslave` (the host's mounts
+   * below the source appear in the app), `rshared` (both ways: the source must be a shared
+   * mount); undefined keeps what the pod's mount namespace gives (a slave of the host's)
+   */
+  propagation?: MountPropagation;
+}
+
+/**
+ * An `rshared` bind that {@link setupAppFs} leaves for a graft from the caller's original mount
+ * namespace (only a clone made there is a peer of the host's mount): the source, the host path
+ * of the target it prepared, and whether it is read-only.
+ */
+export interface SharedBind {
+  source: string;
+  target: string;
+  readOnly: boolean;
+}
+
+/**
+ * The bind mounts of an app's volumes, parents before children: the source (an `empty`
+ * volume's directory is created), read-only, recursive (default) and propagation (the volume's
+ * `propagation` key). Errors (user): `stage1.volume.invalid`.
+ */
+export function volumeBinds(pod: string, mounts: readonly AppMount[]): AppBind[] {
+  const binds: AppBind[] = mounts.map((m) => {
+    const propagation = volumePropagation(m.volume);
+    return {
+      source: m.volume.kind === 'empty' ? prepareEmptyVolume(pod, m.volume) : m.volume.source!,
+      path: m.path,
+      readOnly: m.readOnly,
+      recursive: m.volume.recursive ?? true,
+      ...(propagation ? { propagation } : {}),
+    };
+  });
+  return binds.sort((x, y) => x.path.split('/').length - y.path.split('/').length);
+}
+
+/** The mount that holds `path` (the last one mounted over the deepest mount point above it). */
+export function mountOf(path: string, mounts: readonly MountInfo[]): MountInfo | undefined {
+  let best: MountInfo | undefined;
+  for (const m of mounts) {
+    const under = m.mountPoint === '/' || path === m.mountPoint || path.startsWith(`${m.mountPoint}/`);
+    if (under && (!best || m.mountPoint.length >= best.mountPoint.length)) best = m;
+  }
+  return best;
+}
+
+/**
+ * Checks that the sources of binds with propagation can propagate, as containerd does: an
+ * `rshared` source must be on a shared mount, an `rslave` one on a shared or slave mount (read
+ * in the caller's mount namespace, before the pod's is made). Errors (user):
+ * `stage1.volume.propagation`.
+ */
+export function checkBindPropagation(binds: readonly AppBind[], mounts: readonly MountInfo[] = readMountInfo()): void {
+  for (const b of binds) {
+    if (b.propagation !== 'rshared' && b.propagation !== 'rslave') continue;
+    let real = b.source;
+    try {
+      real = realpathSync(b.source);
+    } catch {
+      // a missing source fails when it is mounted
+    }
+    const m = mountOf(real, mounts);
+    const shared = m?.optional.some((o) => o.startsWith('shared:')) ?? false;
+    const slave = m?.optional.some((o) => o.startsWith('master:')) ?? false;
+    if (b.propagation === 'rshared' ? !shared : !shared && !slave) {
+      const need = b.propagation === 'rshared' ? 'a shared mount' : 'a shared or slave mount';
+      throw userError('stage1.volume.propagation', `${b.propagation} propagation for ${b.path}: ${b.source} is on mount ${m?.mountPoint ?? '?'}, which is not ${need}`, {
+        details: { source: b.source, mount: m?.mountPoint },
+      });
+    }
+  }
 }
 
 /** What run sets up in one app's root. */
@@ -51,6 +129,8 @@ export interface AppFsSpec {
   readOnlyRootFS: boolean;
   /** a terminal to show as /dev/console (the pod's stdin when it is one) */
   console?: string;
+  /** host gid owning the app's pseudo-terminals (devpts `gid=`; default 5, `tty`) */
+  ttyGid?: number;
 }
 
 /** Character devices every app gets in its /dev: name, major, minor (OS-SPEC + tty, as rkt). */
@@ -97,7 +177,7 @@ function setupDev(sys: Sys, spec: AppFsSpec): void {
   }
   for (const [name, target] of APP_DEV_LINKS) symlinkSync(target, join(dev, name));
   mkdirSync(join(dev, 'pts'), { mode: 0o755 });
-  sys.mount('devpts', join(dev, 'pts'), 'devpts', MS_NOSUID | MS_NOEXEC, 'newinstance,ptmxmode=0666,mode=0620,gid=5');
+  sys.mount('devpts', join(dev, 'pts'), 'devpts', MS_NOSUID | MS_NOEXEC, `newinstance,ptmxmode=0666,mode=0620,gid=${spec.ttyGid ?? 5}`);
   mkdirSync(join(dev, 'shm'), { mode: 0o1777 });
   sys.mount('shm', join(dev, 'shm'), 'tmpfs', MS_NOSUID | MS_NODEV | MS_NOEXEC, 'mode=1777,size=65536k');
   if (spec.console) {
@@ -113,12 +193,18 @@ function lockedFlags(target: string): number {
   return (m.options.includes('nosuid') ? MS_NOSUID : 0) | (m.options.includes('nodev') ? MS_NODEV : 0) | (m.options.includes('noexec') ? MS_NOEXEC : 0);
 }
 
-function bindInto(sys: Sys, spec: AppFsSpec, b: AppBind): void {
+function bindInto(sys: Sys, spec: AppFsSpec, b: AppBind, shared: SharedBind[]): void {
   if (b.ifMissing && statInRoot(spec.root, b.path).stat) return;
   const kind = statSync(b.source).isDirectory() ? 'dir' : 'file';
   const target = ensureMountTarget(spec.root, b.path, kind);
+  if (b.propagation === 'rshared') {
+    shared.push({ source: b.source, target, readOnly: b.readOnly ?? false });
+    return;
+  }
   sys.mount(b.source, target, null, MS_BIND | (b.recursive ? MS_REC : 0));
   if (b.readOnly) sys.mount(null, target, null, MS_REMOUNT | MS_BIND | MS_RDONLY | lockedFlags(target));
+  if (b.propagation === 'rprivate') sys.mount(null, target, null, MS_REC | MS_PRIVATE);
+  else if (b.propagation === 'rslave') sys.mount(null, target, null, MS_REC | MS_SLAVE);
 }
 
 function ensureMtab(root: string): void {
@@ -133,15 +219,19 @@ function ensureMtab(root: string): void {
  * {@link APP_DEV_LINKS}, a new devpts instance, /dev/shm, /dev/console), empty /proc and /sys
  * mount points for the init, the binds in order, /etc/mtab, and finally the read-only remount of
  * the root when asked. Mount targets are resolved inside the app root ({@link ensureMountTarget}).
+ * `rshared` binds are not made: their targets are prepared and returned, for the caller to graft
+ * them from its original mount namespace.
  */
-export function setupAppFs(sys: Sys, spec: AppFsSpec): void {
+export function setupAppFs(sys: Sys, spec: AppFsSpec): SharedBind[] {
+  const shared: SharedBind[] = [];
   bindSelf(sys, spec.root);
   setupDev(sys, spec);
   ensureMountTarget(spec.root, '/proc', 'dir');
   ensureMountTarget(spec.root, '/sys', 'dir');
-  for (const b of spec.binds) bindInto(sys, spec, b);
+  for (const b of spec.binds) bindInto(sys, spec, b, shared);
   ensureMtab(spec.root);
   if (spec.readOnlyRootFS) sys.mount(null, spec.root, null, MS_REMOUNT | MS_BIND | MS_RDONLY | lockedFlags(spec.root));
+  return shared;
 }
 
 /** The terminal on fd 0, when there is one (`/dev/pts/N`), to show as the app's /dev/console. */

@@ -2,11 +2,13 @@
  * The run entrypoint: prepares the pod from Node and execs the init, so that no Node process
  * stays resident while the pod runs.
  *
- * Order: parse argv; resolve every app; set up the network, then set `AC_METADATA_URL` (the host
- * address reachable from the pod is only known now); create the pod cgroups (recorded in
- * `runtime-config` first, so that gc finds them whatever happens next) and write `subcgroup`;
- * write the stage1 files (env files, seccomp programs, hostname, hosts); enter a private mount
- * namespace and make the mounts; write the init spec; exec the init with the lock fd.
+ * Order: parse argv; resolve every app and the pod settings (sysctls, cgroup parent, pid
+ * namespace); set up the network, then set `AC_METADATA_URL` (the host address reachable from
+ * the pod is only known now); create the pod cgroups (recorded in `runtime-config` first, so
+ * that gc finds them whatever happens next) and write `subcgroup`; write the stage1 files (env
+ * files, seccomp programs, hostname, hosts); enter a private mount namespace and make the
+ * mounts (`rshared` volumes grafted from the original namespace); write the init spec; exec the
+ * init with the lock fd. `--private-users` adds its steps in between (src/run/userns.ts).
  */
 import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
@@ -28,15 +30,17 @@ import { userError } from '@rktnetes/errors';
 import { parsePodManifest } from '@rktnetes/schema';
 import { type RunArgs, lockFdFromEnv, parseRunArgs } from '@rktnetes/stage1-abi';
 import { readMountInfo, type Sys } from '@rktnetes/sys';
-import { compileSeccompFilter } from '../seccomp/filter';
+import { compileSeccompFilter, describeSeccomp } from '@rktnetes/seccomp';
 import { type PreparedApp, prepareApp } from './app';
-import { createPodCgroups, detectHierarchies, planPodCgroups, type CgroupPlan } from './cgroups';
-import { type AppBind, bindSelf, enterPrivateMountNamespace, setupAppFs, stdinTerminal } from './mounts';
+import { createPodCgroups, detectHierarchies, planPodCgroups, withCgroupParent, type CgroupPlan } from './cgroups';
+import { graftSharedAndClose, openMountNamespace } from './graft';
+import { type AppBind, type SharedBind, bindSelf, checkBindPropagation, enterPrivateMountNamespace, setupAppFs, stdinTerminal, volumeBinds } from './mounts';
+import { podSettings } from './pod-settings';
 import { type NetworkPlan, planNetwork } from './network';
 import { writeRuntimeConfig } from './runtime-config';
+import { checkUsernsPod, delegateCgroups, podFsOptions, podUserNamespace, setUpUsernsRoots, withPodFsIds } from './userns';
 import { checkMutableRun, podCgroupDirs, prepareMutablePod } from '../mutable/pod';
 import { formatInitSpec, type InitSpec } from './spec';
-import { prepareEmptyVolume } from './volumes';
 
 /** Paths hidden from apps unless `--disable-paths` (rkt's protectKernelHidden*, Docker's masked paths). */
 export const MASKED_PATHS: readonly string[] = [
@@ -152,8 +156,9 @@ export function initApp(a: PreparedApp, plan: CgroupPlan, args: RunArgs): InitSp
     name: a.name,
     root: relAppRootfsPath(a.name),
     cgroups: plan.appProcs[a.name] ?? [],
-    masks: args.disablePaths ? [] : [...MASKED_PATHS],
-    readOnly: args.disablePaths ? [] : [...READONLY_PATHS],
+    // the app's own lists (annotations) replace the defaults, even with --disable-paths
+    masks: a.maskedPaths ?? (args.disablePaths ? [] : [...MASKED_PATHS]),
+    readOnly: a.readOnlyPaths ?? (args.disablePaths ? [] : [...READONLY_PATHS]),
     workdir: a.workDir,
     uid: a.identity.uid,
     gid: a.identity.gid,
@@ -164,6 +169,7 @@ export function initApp(a: PreparedApp, plan: CgroupPlan, args: RunArgs): InitSp
     noNewPrivs: a.noNewPrivs,
     ...(a.seccomp ? { seccomp: `/rkt/seccomp/${a.name}.bpf` } : {}),
     ...(a.oomScoreAdj !== undefined ? { oomScoreAdj: a.oomScoreAdj } : {}),
+    ...(a.pidNamespace === 'private' ? { pidNamespace: 'private' as const } : {}),
     env: a.env,
     argv: a.argv,
     ...(a.preStart ? { preStart: a.preStart } : {}),
@@ -173,15 +179,17 @@ export function initApp(a: PreparedApp, plan: CgroupPlan, args: RunArgs): InitSp
 
 /**
  * Runs the pod described by the pod directory `ctx.pod`: never returns (the process becomes the
- * init), or throws. Errors (user): `stage1.private-users.unsupported`,
+ * init), or throws. Errors (user): `stage1.private-users.*` (src/run/userns.ts),
  * `stage1.mutable.apps`, `stage1.mutable.interactive`, `stage1.pod.no-apps`, `stage1.interactive.multiple-apps`,
- * `stage1.net.*`, and those of {@link prepareApp}; (system) `stage1.cgroup.*`, `sys.*`.
+ * `stage1.net.*`, those of {@link prepareApp} and of `podSettings` (`stage1.sysctl.invalid`,
+ * `stage1.cgroup-parent.invalid`, `stage1.annotation.invalid`), `stage1.volume.propagation`;
+ * (system) `stage1.cgroup.*`, `stage1.app.graft`, `sys.*`.
  */
 export function runPod(argv: readonly string[], ctx: RunContext): never {
   const args = parseRunArgs(argv);
   const lockFd = lockFdFromEnv(ctx.env);
   const { pod, sys } = ctx;
-  if (args.privateUsers) throw userError('stage1.private-users.unsupported', '--private-users is not implemented yet in stage1-coreos');
+  const userns = podUserNamespace(args);
   const manifest = parsePodManifest(readFileSync(podManifestPath(pod)), { source: podManifestPath(pod) });
   if (args.mutable) checkMutableRun(args, manifest);
   else if (manifest.apps.length === 0) throw userError('stage1.pod.no-apps', `pod ${args.uuid} has no apps`);
@@ -195,12 +203,16 @@ export function runPod(argv: readonly string[], ctx: RunContext): never {
       warn: ctx.warn,
     }),
   );
+  const settings = podSettings(manifest, args, ctx.warn);
+  // --private-users: checked before anything of the pod exists (src/run/userns.ts)
+  const usernsRoots = userns ? checkUsernsPod(join(s1, INIT_PATH), userns, pod, apps, settings.pid) : [];
   const network = planNetwork({ pod, uuid: args.uuid, stage1Root: s1, args, exposedPorts: manifest.ports, apps: apps.map((a) => a.app), lockFd, sys, env: ctx.env, warn: ctx.warn, debug: ctx.debug });
   const metadataUrl = args.mdsToken ? metadataUrlFor(network, metadataServicePort(ctx.env), args.mdsToken) : undefined;
   if (metadataUrl) for (const a of apps) setMetadataUrl(a.env, metadataUrl);
   else if (args.mdsToken) ctx.debug(`the pod's network (${network.mode}) has no address of the host: AC_METADATA_URL is not set`);
 
-  const hierarchies = detectHierarchies(readFileSync('/proc/self/cgroup', 'utf8'), readMountInfo());
+  const own = detectHierarchies(readFileSync('/proc/self/cgroup', 'utf8'), readMountInfo());
+  const hierarchies = settings.cgroupParent === undefined ? own : withCgroupParent(own, settings.cgroupParent);
   const plan = planPodCgroups(
     hierarchies,
     args.uuid,
@@ -210,6 +222,7 @@ export function runPod(argv: readonly string[], ctx: RunContext): never {
   for (const w of plan.warnings) ctx.warn(w);
   writeRuntimeConfig(pod, { cgroups: plan.dirs.filter((d) => d.endsWith(`/rkt-${args.uuid}`)) });
   createPodCgroups(plan);
+  if (userns) delegateCgroups(plan.appProcs, userns);
   writeFileAtomicSync(subcgroupPath(pod), plan.subcgroup, 0o644);
   ctx.debug(`pod cgroups: ${plan.dirs.join(' ')}`);
 
@@ -222,24 +235,25 @@ export function runPod(argv: readonly string[], ctx: RunContext): never {
     writeFileSync(appEnvPathIn(s1, a.name), formatEnvFile(a.env), { mode: 0o644 });
     if (a.seccomp) {
       const filter = compileSeccompFilter(a.seccomp);
-      ctx.debug(`app ${a.name}: seccomp ${a.seccomp.mode} of ${a.seccomp.syscalls.length} calls, ${filter.insns.length} instructions`);
+      ctx.debug(`app ${a.name}: ${describeSeccomp(a.seccomp, filter)}`);
       writeFileSync(join(s1, 'rkt/seccomp', `${a.name}.bpf`), filter.bytes, { mode: 0o644 });
     }
   }
 
   const console = args.interactive ? stdinTerminal() : undefined;
+  const binds: AppBind[][] = apps.map((a) => volumeBinds(pod, a.mounts));
+  checkBindPropagation(binds.flat());
+  // rshared volumes are cloned from this namespace once the pod's is set up
+  const hostNs = binds.flat().some((b) => b.propagation === 'rshared') ? openMountNamespace() : undefined;
+  if (userns) setUpUsernsRoots(join(s1, INIT_PATH), userns, pod, s1, usernsRoots, [...binds.flat(), ...etc].map((b) => b.source));
   enterPrivateMountNamespace(sys);
   bindSelf(sys, s1);
-  for (const a of apps) {
-    const binds: AppBind[] = a.mounts.map((m) => ({
-      source: m.volume.kind === 'empty' ? prepareEmptyVolume(pod, m.volume) : m.volume.source!,
-      path: m.path,
-      readOnly: m.readOnly,
-      recursive: m.volume.recursive ?? true,
-    }));
-    binds.sort((x, y) => x.path.split('/').length - y.path.split('/').length);
-    setupAppFs(sys, { name: a.name, root: a.root, binds: [...binds, ...etc], readOnlyRootFS: a.readOnlyRootFS, ...(console ? { console } : {}) });
-  }
+  const shared: SharedBind[] = [];
+  apps.forEach((a, i) => {
+    const appFs = { name: a.name, root: a.root, binds: [...binds[i]!, ...etc], readOnlyRootFS: a.readOnlyRootFS, ...(console ? { console } : {}), ...podFsOptions(userns) };
+    shared.push(...withPodFsIds(sys, userns, () => setupAppFs(sys, appFs)));
+  });
+  graftSharedAndClose(join(s1, INIT_PATH), process.pid, hostNs, shared, '/', ctx.debug);
 
   const spec: InitSpec = {
     debug: args.debug,
@@ -248,12 +262,17 @@ export function runPod(argv: readonly string[], ctx: RunContext): never {
     hostname,
     network,
     ipc: args.ipc === 'parent' ? 'parent' : 'private',
+    ...(settings.pid === 'host' ? { pid: 'host' as const } : {}),
+    ...(settings.sysctls.length ? { sysctls: settings.sysctls } : {}),
+    ...(userns ? { userns } : {}),
     interactive: args.interactive,
     stopTimeoutSeconds: STOP_TIMEOUT_SECONDS,
     cgroupJoins: plan.joins,
     cgroupMoves: plan.moves,
     cgroupWrites: plan.unified ? plan.writes : [],
-    ...(args.mutable ? { mutable: true, cgroupDirs: podCgroupDirs(plan.dirs, args.uuid) } : {}),
+    // PID 1 keeps the pod cgroups open: to reach apps added later, and to signal the apps' cgroups in the host's pid namespace
+    cgroupDirs: podCgroupDirs(plan.dirs, args.uuid),
+    ...(args.mutable ? { mutable: true } : {}),
     apps: apps.map((a) => initApp(a, plan, args)),
   };
   const specPath = join(s1, INIT_SPEC_PATH);

@@ -18,6 +18,9 @@
  * | `net` | `host`, `none` (new namespace, loopback up) or `join` |
  * | `netns` | with `net join`: path of the namespace to join |
  * | `ipc` | `private` (new IPC namespace) or `parent` |
+ * | `userns` | `<shift> <count>`: the pod in a user namespace of its own, ids 0..count-1 being host ids shift.. (`--private-users`) |
+ * | `pid` | `private` (new pid namespace, PID 1 its init; the default) or `host` (the host's: PID 1 is a subreaper, stops signal the apps' cgroups) |
+ * | `sysctl` | `<path> <value>`: a sysctl below /proc/sys, written by the parent once the namespaces exist |
  * | `interactive` | `1`: the app keeps stdin, and SIGINT does not stop the pod |
  * | `stop-timeout` | seconds between SIGTERM and SIGKILL when the pod stops |
  * | `mutable` | `1`: a mutable pod (PID 1 serves `/rkt/ctl`; apps come from `rkt/spec/<app>`) |
@@ -35,6 +38,7 @@
  * | `groups` | app: supplementary gids |
  * | `bounding`, `inheritable`, `ambient` | app: capability masks, hex |
  * | `nnp` | app: `1` sets no_new_privs |
+ * | `pidns` | app: `private` gives the app a pid namespace of its own (it is its PID 1, with its own /proc); `pod` (default) |
  * | `seccomp` | app: a BPF program file (`struct sock_filter[]`), path in the stage1 root |
  * | `oom` | app: oom_score_adj |
  * | `env` | app: `NAME=value`, repeated |
@@ -75,6 +79,8 @@ export interface InitApp {
   inheritable: number[];
   ambient: number[];
   noNewPrivs: boolean;
+  /** `private`: a pid namespace of its own, in which the app is PID 1 (default: the pod's) */
+  pidNamespace?: 'pod' | 'private';
   /** BPF program file, a path in the stage1 root */
   seccomp?: string;
   oomScoreAdj?: number;
@@ -102,6 +108,12 @@ export interface InitSpec {
   hostname: string;
   network: NetworkPlan;
   ipc: 'private' | 'parent';
+  /** `host`: the pod stays in the host's pid namespace (default `private`) */
+  pid?: 'private' | 'host';
+  /** sysctls below /proc/sys, set once the pod's namespaces exist */
+  sysctls?: Array<{ path: string; value: string }>;
+  /** `--private-users`: a user namespace of the pod's own, its uid/gid 0 being host id `shift` */
+  userns?: { shift: number; count: number };
   interactive: boolean;
   stopTimeoutSeconds: number;
   cgroupJoins: string[];
@@ -141,6 +153,7 @@ function putApp(put: Put, a: InitApp): void {
   put('inheritable', capMask(a.inheritable));
   put('ambient', capMask(a.ambient));
   put('nnp', a.noNewPrivs ? 1 : 0);
+  if (a.pidNamespace === 'private') put('pidns', 'private');
   if (a.seccomp !== undefined) put('seccomp', a.seccomp);
   if (a.oomScoreAdj !== undefined) put('oom', a.oomScoreAdj);
   for (const [n, v] of a.env) put('env', `${n}=${v}`);
@@ -185,6 +198,9 @@ export function formatInitSpec(s: InitSpec): string {
   put('net', s.network.mode);
   if (s.network.mode === 'join') put('netns', s.network.path);
   put('ipc', s.ipc);
+  if (s.userns) put('userns', s.userns.shift, s.userns.count);
+  if (s.pid === 'host') put('pid', 'host');
+  for (const x of s.sysctls ?? []) put('sysctl', x.path, x.value);
   put('interactive', s.interactive ? 1 : 0);
   put('stop-timeout', s.stopTimeoutSeconds);
   if (s.mutable) put('mutable', 1);
