@@ -47,7 +47,7 @@ writeFileSync(join(bundle, 'config.json'), JSON.stringify(config, null, 1));
 const ociState = join(ws.dir, 'oci-state');
 mkdirSync(ociState);
 
-const rktRun = (stage1Id, net) => [process.execPath, ws.argv(['run', ...(net ? [`--net=${net}`] : []), `--stage1-hash=${stage1Id}`, imageId])];
+const rktRun = (stage1Id, net, flags = []) => [process.execPath, ws.argv(['run', ...(net ? [`--net=${net}`] : []), ...flags, `--stage1-hash=${stage1Id}`, imageId])];
 let defaultNet = opt.net ?? 'default';
 if (defaultNet === 'default') {
   const probe = runOnce(...rktRun(coreosId, 'default'), { env: baseEnv });
@@ -63,6 +63,12 @@ const cases = [
   { name: 'rkt version', argv: () => [process.execPath, ws.argv(['version'])] },
   ...(defaultNet && defaultNet !== 'none' ? [{ name: `rkt run, coreos, --net=${defaultNet}`, rkt: true, argv: () => rktRun(coreosId, defaultNet) }] : []),
   { name: 'rkt run, coreos, --net=none', rkt: true, argv: () => rktRun(coreosId, 'none') },
+  {
+    name: 'rkt run, coreos, --net=none, --private-users',
+    note: 'a user namespace; the app root remounted as an overlay of idmapped layers (two execs of `init idmap`)',
+    rkt: true,
+    argv: () => rktRun(coreosId, 'none', ['--private-users']),
+  },
   {
     name: 'rkt run, coreos, --net=none, via yargs',
     note: 'global flags as `--dir DIR`: the CLI path before the yargs-free start (src/cli/fast-path.ts)',
@@ -123,12 +129,16 @@ function steps(run, events, off) {
   const s1origin = origin('run.');
   const s1ready = s1origin !== undefined && k['run.node-ready'] ? s1origin + k['run.node-ready'].ms : undefined;
   const s1done = k['run.exec']?.mono;
-  const initExec = execs.find((e) => /\/stage1\/rootfs\/init$/.test(e.filename ?? ''))?.ts;
+  const initExec = execs.filter((e) => /\/stage1\/rootfs\/init$/.test(e.filename ?? '')).at(-1)?.ts;
   const appExecEv = execs.find((e) => e.filename === '/bin/true' && e.ts > (s1done ?? Infinity));
   // CNI: processes the stage1 run process forks (threads never exec) that exec something
   const s1pid = run.pid;
   const forks = ev.filter((e) => e.event === 'sched_process_fork' && e.pid === s1pid && s1ready !== undefined && e.ts > s1ready && e.ts < (s1done ?? Infinity));
-  const plugins = forks.filter((f) => execs.some((x) => x.pid === f.child));
+  const execd = forks.filter((f) => execs.some((x) => x.pid === f.child));
+  // --private-users: run's `init idmap` helpers (check, then mounts), told apart from CNI plugins
+  const isIdmap = (f) => execs.some((x) => x.pid === f.child && /\/stage1\/rootfs\/init$/.test(x.filename ?? ''));
+  const plugins = execd.filter((f) => !isIdmap(f));
+  const idmap = execd.filter(isIdmap).map((f) => Math.max(...treeEvents(ev, f.child).filter((e) => e.event === 'sched_process_exit').map((e) => e.ts), f.ts) - f.ts);
   const pluginEnds = plugins.map((f) => {
     const sub = treeEvents(ev, f.child);
     return Math.max(...sub.filter((e) => e.event === 'sched_process_exit').map((e) => e.ts), f.ts);
@@ -145,7 +155,8 @@ function steps(run, events, off) {
     'stage0: render, pod dir files': d(at('stage0.app-images'), at('stage0.prepared')),
     'stage0: overlay mounts, exec stage1': d(at('stage0.prepared'), s1exec),
     'stage1: Node start': d(s1exec, s1ready),
-    'stage1: own code (manifests, cgroups, mounts)': s1ready !== undefined && s1done !== undefined ? s1done - s1ready - net : undefined,
+    'stage1: own code (manifests, cgroups, mounts)': s1ready !== undefined && s1done !== undefined ? s1done - s1ready - net - idmap.reduce((a, b) => a + b, 0) : undefined,
+    'stage1: `init idmap` helpers (--private-users)': idmap.length ? idmap.reduce((a, b) => a + b, 0) : undefined,
     'stage1: network (CNI plugins)': plugins.length ? net : undefined,
     'init: namespaces, pivot_root, app exec': initExec !== undefined ? d(s1done, appExecEv?.ts) : undefined,
     'fly: exec app': initExec === undefined ? d(s1done, appExecEv?.ts) : undefined,
