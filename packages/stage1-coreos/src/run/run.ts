@@ -10,7 +10,7 @@
  * mounts (`rshared` volumes grafted from the original namespace); write the init spec; exec the
  * init with the lock fd. `--private-users` adds its steps in between (src/run/userns.ts).
  */
-import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync, writeSync } from 'node:fs';
+import { appendFileSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, write, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   appEnvPathIn,
@@ -185,7 +185,7 @@ export function initApp(a: PreparedApp, plan: CgroupPlan, args: RunArgs): InitSp
  * `stage1.cgroup-parent.invalid`, `stage1.annotation.invalid`), `stage1.volume.propagation`;
  * (system) `stage1.cgroup.*`, `stage1.app.graft`, `sys.*`.
  */
-export function runPod(argv: readonly string[], ctx: RunContext): never {
+export async function runPod(argv: readonly string[], ctx: RunContext): Promise<never> {
   const args = parseRunArgs(argv);
   const lockFd = lockFdFromEnv(ctx.env);
   const { pod, sys } = ctx;
@@ -222,6 +222,10 @@ export function runPod(argv: readonly string[], ctx: RunContext): never {
   for (const w of plan.warnings) ctx.warn(w);
   writeRuntimeConfig(pod, { cgroups: plan.dirs.filter((d) => d.endsWith(`/rkt-${args.uuid}`)) });
   createPodCgroups(plan);
+  // Joining cgroups costs the first writer a wait for an RCU grace period (~10-15 ms here, idle
+  // time): this process joins the pod's cgroups from libuv's thread pool while it sets up the
+  // mounts, so the init's own joins (the authoritative ones, which report errors) find it done.
+  const earlyJoin = Promise.all(plan.joins.map((f) => joinInBackground(f, process.pid)));
   if (userns) delegateCgroups(plan.appProcs, userns);
   writeFileAtomicSync(subcgroupPath(pod), plan.subcgroup, 0o644);
   ctx.debug(`pod cgroups: ${plan.dirs.join(' ')}`);
@@ -277,8 +281,24 @@ export function runPod(argv: readonly string[], ctx: RunContext): never {
   };
   const specPath = join(s1, INIT_SPEC_PATH);
   writeFileSync(specPath, formatInitSpec(spec), { mode: 0o600 });
+  await earlyJoin;
   ctx.debug(`exec ${join(s1, INIT_PATH)} ${specPath}`);
   return sys.execve(join(s1, INIT_PATH), [INIT_PATH, specPath], {}, { keepFds: [lockFd] });
+}
+
+/**
+ * Writes `pid` to the `cgroup.procs` file `procs` as one thread-pool operation (opened here, so
+ * that the write needs nothing from the event loop while the caller keeps it busy). Resolves
+ * when done; failures are left for the init's own join to report.
+ */
+function joinInBackground(procs: string, pid: number): Promise<void> {
+  let fd: number;
+  try {
+    fd = openSync(procs, 'w');
+  } catch {
+    return Promise.resolve();
+  }
+  return new Promise((resolve) => write(fd, String(pid), () => (closeSync(fd), resolve())));
 }
 
 /** A logger line written synchronously (output queued on process.stderr is lost at exec). */
