@@ -27,4 +27,7 @@ test('the sockets match the services\' defaults and socket activation contract',
   t.regex(pod, /--uuid-file-save=%t\/%N\/pod\.uuid/);
   t.regex(pod, /^ExecStopPost=\/usr\/bin\/rkt rm --uuid-file=%t\/%N\/pod\.uuid$/m);
   t.regex(pod, /^KillMode=mixed$/m);
+  // sd_notify from the pod's init, the unit's main process (packages/stage1-coreos, "sd_notify")
+  t.regex(pod, /^Type=notify$/m);
+  t.regex(pod, /^NotifyAccess=main$/m);
 });

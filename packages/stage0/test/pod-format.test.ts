@@ -32,7 +32,7 @@ test('Go %q quoting', (t) => {
   t.is(quote('a"b'), '"a\\"b"');
 });
 
-test('stage1 entrypoints get the environment without NODE_EXTRA_CA_CERTS', (t) => {
-  const env = stage1Env({ RKT_LOCK_FD: '5' }, { PATH: '/bin', NODE_EXTRA_CA_CERTS: '/etc/ssl/x.pem', HOME: '/root' });
-  t.deepEqual(env, { PATH: '/bin', HOME: '/root', RKT_LOCK_FD: '5' });
+test('stage1 entrypoints get the environment without NODE_EXTRA_CA_CERTS (NOTIFY_SOCKET included, for sd_notify)', (t) => {
+  const env = stage1Env({ RKT_LOCK_FD: '5' }, { PATH: '/bin', NODE_EXTRA_CA_CERTS: '/etc/ssl/x.pem', HOME: '/root', NOTIFY_SOCKET: '/run/systemd/notify' });
+  t.deepEqual(env, { PATH: '/bin', HOME: '/root', NOTIFY_SOCKET: '/run/systemd/notify', RKT_LOCK_FD: '5' });
 });

@@ -21,6 +21,9 @@
  * each mount tree at <source> (as seen by the caller, or in another mount namespace) and
  * attaches the clone at <target> inside the mount namespace of process <pid>, the pod's PID 1.
  *
+ * With `notify` in the spec (rkt run started with NOTIFY_SOCKET) the parent also tells the
+ * host's systemd when the pod is ready, from the apps' own sd_notify: see "sd_notify" below.
+ *
  * `init exec <pod-pid> <app-pid> <app> -- <command>...` (the enter entrypoint) runs a command as
  * app <app> runs: it reads the app's spec through PID 1's root (/rkt/spec/<app>, else
  * /rkt/init.spec), joins the app's cgroups and the namespaces of its process <app-pid>, forks
@@ -47,6 +50,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -109,6 +113,8 @@ struct app {
 	struct lbuf lb[2];
 	char *pend; size_t npend;
 	int kill_armed; struct timespec kill_at;
+	/* sd_notify: the app declares support (spec `notify 1`), and has sent READY=1 */
+	int notify, notified;
 };
 /* C_DRAIN: done, our side shut down; input is read and dropped until the client closes */
 enum { C_CMD, C_WAIT, C_ATTACH, C_DRAIN };
@@ -140,6 +146,8 @@ static struct { int on; unsigned shift, count; } US;
 static void userns_pre_pivot(const char *root);
 static void userns_post_pivot(const char *root);
 static int userns_sys_fallback(const char *target);
+/* sd_notify (spec keys `notify`, `notify-pod`): see "sd_notify" below */
+static struct { char *host, *pod; int host_fd, pod_fd, ready_sent; } N = { .host_fd = -1, .pod_fd = -1 };
 
 static void die(const char *fmt, ...) {
 	int e = errno; va_list ap; char msg[1024]; int n;
@@ -223,6 +231,8 @@ static int parse(char *buf, struct app *one, char *err, size_t errlen) {
 			else if (!strcmp(key, "cg-join")) push(&S.cg_join, v);
 			else if (!strcmp(key, "cg-move")) push(&S.cg_move, v);
 			else if (!strcmp(key, "cg-dir")) push(&S.cg_dir, v);
+			else if (!strcmp(key, "notify")) N.host = v;
+			else if (!strcmp(key, "notify-pod")) N.pod = v;
 			else if (!strcmp(key, "userns")) { if (sscanf(v, "%u %u", &US.shift, &US.count) != 2 || !US.count) { snprintf(err, errlen, "invalid userns %s", v); return -1; } US.on = 1; }
 			else { snprintf(err, errlen, "unknown spec key %s", key); return -1; }
 			continue;
@@ -252,6 +262,7 @@ static int parse(char *buf, struct app *one, char *err, size_t errlen) {
 		}
 		else if (!strcmp(key, "stdin-once")) a->stdin_once = atoi(v);
 		else if (!strcmp(key, "extlog")) a->extlog = v;
+		else if (!strcmp(key, "notify")) a->notify = atoi(v);
 		else { snprintf(err, errlen, "unknown spec key %s in app %s", key, a->name); return -1; }
 	}
 	if (one && !sections) { snprintf(err, errlen, "the spec has no app"); return -1; }
@@ -1317,6 +1328,161 @@ static int graft(int argc, char **argv) {
 }
 
 /* ------------------------------------------------------------------------------------------
+ * sd_notify (spec keys `notify <host address>`, `notify-pod <pod address>`, app `notify 1`).
+ *
+ * When rkt run was started with NOTIFY_SOCKET (a systemd unit of Type=notify), the parent tells
+ * the host when the pod is ready: it is the process systemd started (stage0, run and the init
+ * are one chain of execs), so NotifyAccess=main accepts it. It connects a datagram socket to the
+ * host's address before it leaves the host's network namespace (an abstract address belongs to
+ * one), and binds the pod-side address, in the pod's network namespace, for the apps that
+ * declare sd_notify support (run put it in their NOTIFY_SOCKET). READY=1 goes to the host once
+ * every such app sent READY=1, or, without any (and in a mutable pod), once the apps are started
+ * (<pod>/pid written). STATUS= lines of the pod's apps are forwarded as they are; everything
+ * else (MAINPID=, WATCHDOG=1, file descriptors...) is dropped. A message counts for the app whose
+ * cgroup its sender is in (the parent sees cgroup paths relative to the pod's: "/<app>/...");
+ * one of a process outside the pod is ignored, one of a process already gone counts for the
+ * first app still expected. With the pod-side socket the parent waits for PID 1 in ppoll() on
+ * it with SIGCHLD let through: two fds, no thread, nothing read until a message comes.
+ */
+
+/* an AF_UNIX address from a NOTIFY_SOCKET value (a path, or @name for an abstract one); 0: invalid */
+static socklen_t notify_addr(const char *v, struct sockaddr_un *sa) {
+	size_t n = strlen(v);
+	memset(sa, 0, sizeof *sa);
+	sa->sun_family = AF_UNIX;
+	if (n < 2 || n >= sizeof sa->sun_path || (*v != '/' && *v != '@')) return 0;
+	memcpy(sa->sun_path, v, n);
+	if (*v == '@') { sa->sun_path[0] = 0; return offsetof(struct sockaddr_un, sun_path) + n; }
+	return offsetof(struct sockaddr_un, sun_path) + n + 1;
+}
+
+/* the host's socket, before the namespaces; a failure is a warning (the pod runs, unannounced) */
+static void notify_open_host(void) {
+	struct sockaddr_un sa; socklen_t len;
+	if (!N.host) return;
+	if (!(len = notify_addr(N.host, &sa))) { warnx("warning: invalid NOTIFY_SOCKET %s", N.host); return; }
+	N.host_fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (N.host_fd >= 0 && !connect(N.host_fd, (struct sockaddr *)&sa, len)) return;
+	warnx("warning: cannot connect to NOTIFY_SOCKET %s: %s", N.host, strerror(errno));
+	close_fd(&N.host_fd);
+}
+
+/* the apps' socket, bound in the network namespace this process is in, passing senders' credentials */
+static void notify_bind_pod(void) {
+	struct sockaddr_un sa; socklen_t len; int on = 1;
+	if (!N.pod) return;
+	errno = 0;
+	check(!(len = notify_addr(N.pod, &sa)), "invalid notify-pod address %s", N.pod);
+	N.pod_fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	check(N.pod_fd < 0 || setsockopt(N.pod_fd, SOL_SOCKET, SO_PASSCRED, &on, sizeof on) || bind(N.pod_fd, (struct sockaddr *)&sa, len), "bind the pod's notify socket %s", N.pod);
+}
+
+/* the same in the network namespace of process `pid` (one a user namespace of the pod's owns) */
+static void notify_bind_pod_in(pid_t pid) {
+	char p[64];
+	if (!N.pod) return;
+	snprintf(p, sizeof p, "/proc/%d/ns/net", (int)pid);
+	int fd = open(p, O_RDONLY | O_CLOEXEC);
+	check(fd < 0 || setns(fd, CLONE_NEWNET), "join the network namespace of process %d", (int)pid);
+	close(fd);
+	notify_bind_pod();
+}
+
+/* PID 1 holds neither socket */
+static void notify_close(void) { close_fd(&N.host_fd); close_fd(&N.pod_fd); }
+
+static void notify_send(const char *msg) {
+	if (N.host_fd < 0) return;
+	if (send(N.host_fd, msg, strlen(msg), MSG_NOSIGNAL) < 0) warnx("warning: cannot notify %s: %s", N.host, strerror(errno));
+	else dbg("notified %s: %s", N.host, msg);
+}
+
+/* READY=1, once, when no app is still expected to send it */
+static void notify_maybe_ready(void) {
+	for (int i = 0; i < S.napps; i++) if (S.apps[i].notify && !S.apps[i].notified) return;
+	if (!N.ready_sent) { N.ready_sent = 1; notify_send("READY=1"); }
+}
+
+/* The app process `pid` belongs to, from its cgroup paths (relative to the pod's cgroup: the
+ * parent's cgroup namespace), in `app`; 0 found, -1 not an app of the pod, 1 the process is gone */
+static int notify_sender(pid_t pid, char *app, size_t len) {
+	char path[64], buf[8192]; ssize_t n, got = 0; int found = -1;
+	snprintf(path, sizeof path, "/proc/%d/cgroup", (int)pid);
+	int fd = pid > 0 ? open(path, O_RDONLY | O_CLOEXEC) : -1;
+	if (fd < 0) return pid > 0 && errno == ENOENT ? 1 : -1;
+	while ((size_t)got < sizeof buf - 1 && (n = read(fd, buf + got, sizeof buf - 1 - got)) > 0) got += n;
+	close(fd);
+	buf[got] = 0;
+	for (char *line = buf, *next; *line; line = next) {
+		next = line + strcspn(line, "\n");
+		if (*next) *next++ = 0;
+		char *p = strchr(line, ':');
+		if (!p || !(p = strchr(p + 1, ':'))) continue;
+		p++;
+		if (!strcmp(p, "/..") || !strncmp(p, "/../", 4)) return -1;
+		size_t k = strcspn(p + 1, "/");
+		if (found < 0 && *p == '/' && k > 0 && k < len) { memcpy(app, p + 1, k); app[k] = 0; found = 0; }
+	}
+	return got ? found : 1;
+}
+
+/* reads what the apps sent */
+static void notify_recv(void) {
+	char buf[4097], ctl[CMSG_SPACE(sizeof(struct ucred)) + CMSG_SPACE(16 * sizeof(int))], app[256];
+	for (;;) {
+		struct iovec iov = { buf, sizeof buf - 1 };
+		struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl, .msg_controllen = sizeof ctl };
+		ssize_t n = recvmsg(N.pod_fd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+		if (n < 0) return;
+		struct ucred uc = { 0 };
+		for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
+			if (c->cmsg_level != SOL_SOCKET) continue;
+			if (c->cmsg_type == SCM_CREDENTIALS && c->cmsg_len == CMSG_LEN(sizeof uc)) memcpy(&uc, CMSG_DATA(c), sizeof uc);
+			else if (c->cmsg_type == SCM_RIGHTS)
+				for (int *fd = (int *)CMSG_DATA(c); (char *)(fd + 1) <= (char *)c + c->cmsg_len; fd++) close(*fd);
+		}
+		if (mh.msg_flags & MSG_TRUNC) continue;
+		buf[n] = 0;
+		int who = notify_sender(uc.pid, app, sizeof app);
+		if (who < 0) { dbg("notify: ignoring a message of process %d, not an app of the pod", (int)uc.pid); continue; }
+		for (char *line = buf, *next; *line; line = next) {
+			next = line + strcspn(line, "\n");
+			if (*next) *next++ = 0;
+			if (!strncmp(line, "STATUS=", 7)) { notify_send(line); continue; }
+			if (strcmp(line, "READY=1")) continue;
+			for (int i = 0; i < S.napps; i++) {
+				struct app *a = &S.apps[i];
+				if (!a->notify || a->notified || (who == 0 && strcmp(a->name, app))) continue;
+				a->notified = 1;
+				dbg("app %s is ready", a->name);
+				notify_maybe_ready();
+				break;
+			}
+		}
+	}
+}
+
+static void sigchld_noop(int sig) { (void)sig; }
+
+/* the parent's wait for PID 1 (status in *st) while it serves the pod-side socket */
+static void notify_wait(pid_t pid, int *st) {
+	sigset_t chld, during;
+	struct sigaction sa = { .sa_handler = sigchld_noop };
+	struct pollfd p = { N.pod_fd, POLLIN, 0 };
+	sigemptyset(&chld); sigaddset(&chld, SIGCHLD);
+	sigprocmask(SIG_BLOCK, &chld, &during);
+	sigdelset(&during, SIGCHLD);
+	sigaction(SIGCHLD, &sa, NULL);
+	for (;;) {
+		pid_t r = waitpid(pid, st, WNOHANG);
+		if (r == pid) return;
+		check(r < 0 && errno != EINTR, "wait for pod");
+		if (ppoll(&p, 1, NULL, &during) > 0) notify_recv();
+		else check(errno != EINTR, "poll the notify socket");
+	}
+}
+
+/* ------------------------------------------------------------------------------------------
  * User namespace (spec key `userns <shift> <count>`, rkt run --private-users).
  *
  * PID 1 is cloned into a new user namespace whose uids and gids 0..count-1 are host ids
@@ -1400,6 +1566,8 @@ static pid_t userns_fork(void) {
 	}
 	close(go[0]);
 	check(write_id_maps(c), "write the id maps of the pod's user namespace");
+	/* the pod's own network exists now: the apps' notify socket is bound there before they start */
+	if (net_none()) notify_bind_pod_in(c);
 	check(write(go[1], "g", 1) != 1, "start the pod");
 	close(go[1]);
 	dbg("pod in a user namespace: ids 0..%u are host %u..%u", US.count - 1, US.shift, US.shift + US.count - 1);
@@ -1694,6 +1862,7 @@ int main(int argc, char **argv) {
 	check(!spec, "read %s", argv[1]);
 	if (parse(spec, NULL, err, sizeof err)) { errno = 0; die("%s: %s", argv[1], err); }
 	read_last_cap();
+	notify_open_host();
 	snprintf(buf, sizeof buf, "%d", getpid());
 	for (int i = 0; i < S.cg_join.n; i++) check(write_str(S.cg_join.v[i], buf), "join cgroup %s", S.cg_join.v[i]);
 	if (S.net && !strcmp(S.net, "none") && !US.on) { check(unshare(CLONE_NEWNET), "unshare network namespace"); lo_up(); }
@@ -1715,11 +1884,13 @@ int main(int argc, char **argv) {
 		check(write_str(p, S.sysctl.v[i + 1]), "set sysctl %s to %s", S.sysctl.v[i], S.sysctl.v[i + 1]);
 		dbg("sysctl %s = %s", S.sysctl.v[i], S.sysctl.v[i + 1]);
 	}
+	/* in the pod's network namespace now, unless a user namespace of the pod's is to own it */
+	if (!(US.on && net_none())) notify_bind_pod();
 	sigset_t all, old; sigfillset(&all); sigprocmask(SIG_BLOCK, &all, &old);
 	check(pipe2(ready, O_CLOEXEC), "pipe");
 	child = US.on ? userns_fork() : fork();
 	check(child < 0, "fork");
-	if (child == 0) { close(ready[0]); if (S.mutable) pod_init_mutable(ready[1]); else pod_init(ready[1]); }
+	if (child == 0) { close(ready[0]); notify_close(); if (S.mutable) pod_init_mutable(ready[1]); else pod_init(ready[1]); }
 	close(ready[1]);
 	struct sigaction sa = { .sa_handler = forward, .sa_flags = SA_RESTART };
 	int fwd[] = { SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2 };
@@ -1730,9 +1901,10 @@ int main(int argc, char **argv) {
 	sigprocmask(SIG_SETMASK, &old, NULL);
 	ssize_t r;
 	while ((r = read(ready[0], buf, 1)) < 0 && errno == EINTR) ;
-	if (r == 1) check(write_int_atomic("pid", child), "write pid");
+	if (r == 1) { check(write_int_atomic("pid", child), "write pid"); notify_maybe_ready(); }
 	int st;
-	while (waitpid(child, &st, 0) < 0) check(errno != EINTR, "wait for pod");
+	if (N.pod_fd >= 0) notify_wait(child, &st);
+	else while (waitpid(child, &st, 0) < 0) check(errno != EINTR, "wait for pod");
 	dbg("pod exited, status %d", WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st));
 	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }

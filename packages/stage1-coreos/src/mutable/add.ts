@@ -24,6 +24,7 @@ import { graftSharedAndClose, openMountNamespace } from '../run/graft';
 import { checkBindPropagation, enterPrivateMountNamespace, setupAppFs, volumeBinds } from '../run/mounts';
 import { networkMode } from '../run/network';
 import { hostsBinds, initApp, INIT_PATH, METADATA_URL_PATH, metadataServicePort, metadataUrlFor } from '../run/run';
+import { NOTIFY_ADDRESS_PATH, setNotifySocket, supportsSystemdNotify } from '../run/notify';
 import { formatAppSpec } from '../run/spec';
 import { createAppCgroups } from './cgroups';
 import { ctlCall } from './control';
@@ -97,6 +98,9 @@ export async function appAdd(argv: readonly string[], ctx: CrossingContext): Pro
     warn: ctx.warn,
   });
   const disablePaths = run.disablePaths || args.disablePaths;
+  // sd_notify: the pod's socket, when run made one (a sandbox started with NOTIFY_SOCKET)
+  const notifyAddress = readFileTolerantSync(join(s1, NOTIFY_ADDRESS_PATH))?.trim();
+  if (notifyAddress && supportsSystemdNotify(app.image.annotations, ra.annotations)) setNotifySocket(app.env, notifyAddress);
 
   const plan = createAppCgroups(pod, args.uuid, { name, resources: app.resources }, !disablePaths);
   for (const w of plan.warnings) ctx.warn(w);

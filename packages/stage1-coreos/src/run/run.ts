@@ -4,7 +4,8 @@
  *
  * Order: parse argv; resolve every app and the pod settings (sysctls, cgroup parent, pid
  * namespace); set up the network, then set `AC_METADATA_URL` (the host address reachable from
- * the pod is only known now); create the pod cgroups (recorded in `runtime-config` first, so
+ * the pod is only known now) and, when run has a `NOTIFY_SOCKET`, the apps' sd_notify socket
+ * (src/run/notify.ts); create the pod cgroups (recorded in `runtime-config` first, so
  * that gc finds them whatever happens next) and write `subcgroup`; write the stage1 files (env
  * files, seccomp programs, hostname, hosts); enter a private mount namespace and make the
  * mounts (`rshared` volumes grafted from the original namespace); write the init spec; exec the
@@ -37,6 +38,7 @@ import { graftSharedAndClose, openMountNamespace } from './graft';
 import { type AppBind, type SharedBind, bindSelf, checkBindPropagation, enterPrivateMountNamespace, setupAppFs, stdinTerminal, volumeBinds } from './mounts';
 import { podSettings } from './pod-settings';
 import { type NetworkPlan, planNetwork } from './network';
+import { hostNotifySocket, NOTIFY_ADDRESS_PATH, podNotifyAddress, setNotifySocket, supportsSystemdNotify } from './notify';
 import { writeRuntimeConfig } from './runtime-config';
 import { checkUsernsPod, delegateCgroups, podFsOptions, podUserNamespace, setUpUsernsRoots, withPodFsIds } from './userns';
 import { checkMutableRun, podCgroupDirs, prepareMutablePod } from '../mutable/pod';
@@ -210,6 +212,19 @@ export async function runPod(argv: readonly string[], ctx: RunContext): Promise<
   const metadataUrl = args.mdsToken ? metadataUrlFor(network, metadataServicePort(ctx.env), args.mdsToken) : undefined;
   if (metadataUrl) for (const a of apps) setMetadataUrl(a.env, metadataUrl);
   else if (args.mdsToken) ctx.debug(`the pod's network (${network.mode}) has no address of the host: AC_METADATA_URL is not set`);
+  // sd_notify (src/run/notify.ts): apps that declare it send to the pod's socket, the init's parent tells the host
+  const notifyHost = hostNotifySocket(ctx.env, ctx.warn);
+  const notify = notifyHost === undefined ? undefined : { host: notifyHost, pod: podNotifyAddress(args.uuid) };
+  const notifying = new Set<string>();
+  if (notify) {
+    manifest.apps.forEach((ra, i) => {
+      const a = apps[i]!;
+      if (!supportsSystemdNotify(a.image.annotations, ra.annotations)) return;
+      notifying.add(a.name);
+      setNotifySocket(a.env, notify.pod);
+    });
+    ctx.debug(`sd_notify: ${notify.host}, apps notify ${notify.pod}: ${[...notifying].join(' ') || '(none)'}`);
+  }
 
   const own = detectHierarchies(readFileSync('/proc/self/cgroup', 'utf8'), readMountInfo());
   const hierarchies = settings.cgroupParent === undefined ? own : withCgroupParent(own, settings.cgroupParent);
@@ -233,6 +248,7 @@ export async function runPod(argv: readonly string[], ctx: RunContext): Promise<
   for (const d of STAGE1_STATE_DIRS) mkdirSync(join(s1, d), { recursive: true, mode: 0o755 });
   if (args.mutable) prepareMutablePod(pod, argv);
   if (args.mdsToken) writeFileSync(join(s1, METADATA_URL_PATH), metadataUrl ?? '', { mode: 0o644 });
+  if (notify) writeFileSync(join(s1, NOTIFY_ADDRESS_PATH), notify.pod, { mode: 0o644 });
   writeFileSync(join(s1, 'etc/hostname'), `${hostname}\n`);
   const etc = hostsBinds(s1, args, hostname, ctx.warn);
   for (const a of apps) {
@@ -277,7 +293,8 @@ export async function runPod(argv: readonly string[], ctx: RunContext): Promise<
     // PID 1 keeps the pod cgroups open: to reach apps added later, and to signal the apps' cgroups in the host's pid namespace
     cgroupDirs: podCgroupDirs(plan.dirs, args.uuid),
     ...(args.mutable ? { mutable: true } : {}),
-    apps: apps.map((a) => initApp(a, plan, args)),
+    ...(notify ? { notify } : {}),
+    apps: apps.map((a) => ({ ...initApp(a, plan, args), ...(notifying.has(a.name) ? { notify: true } : {}) })),
   };
   const specPath = join(s1, INIT_SPEC_PATH);
   writeFileSync(specPath, formatInitSpec(spec), { mode: 0o600 });

@@ -24,6 +24,8 @@
  * | `interactive` | `1`: the app keeps stdin, and SIGINT does not stop the pod |
  * | `stop-timeout` | seconds between SIGTERM and SIGKILL when the pod stops |
  * | `mutable` | `1`: a mutable pod (PID 1 serves `/rkt/ctl`; apps come from `rkt/spec/<app>`) |
+ * | `notify` | the host's sd_notify socket (`NOTIFY_SOCKET`: a path or `@abstract`), which the parent connects to before it leaves the host's network namespace |
+ * | `notify-pod` | with `notify`: the address (`@abstract`) the parent binds in the pod's network namespace for the apps to send to |
  * | `cg-dir` | a pod cgroup directory PID 1 keeps open, to reach app cgroups added later |
  * | `cg-join` | a `cgroup.procs` file the parent writes its pid to, before it unshares |
  * | `cg-move` | same, after unsharing the cgroup namespace |
@@ -47,6 +49,7 @@
  * | `stdin`, `stdout`, `stderr` | app, mutable pods: `null`, `log` (not stdin), `stream` or `tty` (all three or none) |
  * | `stdin-once` | app, mutable pods: `1` closes stdin when the first attach session that wrote it ends |
  * | `extlog` | app, mutable pods: a second log file, a path in the stage1 root |
+ * | `notify` | app, immutable pods: `1`: the app supports sd_notify; the pod is ready when every such app sent `READY=1` |
  * | `end` | closes the app section |
  */
 import type { EnvEntry } from '@rktnetes/common';
@@ -97,6 +100,8 @@ export interface InitApp {
   stdinOnce?: boolean;
   /** mutable pods: a second log file, a path in the stage1 root */
   extLog?: string;
+  /** immutable pods: the app supports sd_notify (its `READY=1` makes the pod ready) */
+  notify?: boolean;
 }
 
 /** Everything the init needs. */
@@ -123,6 +128,8 @@ export interface InitSpec {
   mutable?: boolean;
   /** mutable pods: the pod cgroup directories (app cgroups added later are below them) */
   cgroupDirs?: string[];
+  /** sd_notify: the host's socket (`NOTIFY_SOCKET`) and the pod-side address apps send to */
+  notify?: { host: string; pod: string };
   apps: InitApp[];
 }
 
@@ -167,6 +174,7 @@ function putApp(put: Put, a: InitApp): void {
   }
   if (a.stdinOnce) put('stdin-once', 1);
   if (a.extLog !== undefined) put('extlog', a.extLog);
+  if (a.notify) put('notify', 1);
   put('end');
 }
 
@@ -204,6 +212,10 @@ export function formatInitSpec(s: InitSpec): string {
   put('interactive', s.interactive ? 1 : 0);
   put('stop-timeout', s.stopTimeoutSeconds);
   if (s.mutable) put('mutable', 1);
+  if (s.notify) {
+    put('notify', s.notify.host);
+    put('notify-pod', s.notify.pod);
+  }
   for (const p of s.cgroupJoins) put('cg-join', p);
   for (const p of s.cgroupMoves) put('cg-move', p);
   for (const w of s.cgroupWrites) put('cg-write', w.path, w.value);
