@@ -11,19 +11,11 @@ import { getAnnotation, imageManifest, type RuntimeApp } from '@rktnetes/schema'
 import { ANNOTATION_APP_MASKED_PATHS, ANNOTATION_APP_READONLY_PATHS, ANNOTATION_APP_SECCOMP_PROFILE, parsePathList } from '@rktnetes/stage1-abi';
 import { tmpDir } from '@rktnetes/testkit';
 import { parseAddArgs } from '../src/app/args';
-import type { GlobalOptions } from '../src/cli/globals';
 import { parsePathsFlag, parsePodArgs, parseSeccompFlag } from '../src/pod/args';
 import { runtimeAppFor } from '../src/pod/manifest';
+import { DEFAULT_GLOBALS } from './helpers/fixtures';
 
-const base: GlobalOptions = {
-  debug: false,
-  dir: '/var/lib/rkt',
-  'insecure-options': 'none',
-  'local-config': '/etc/rkt',
-  'system-config': '/usr/lib/rkt',
-  'user-config': '',
-  'trust-keys-from-https': false,
-};
+const base = DEFAULT_GLOBALS;
 const KEY = `sha512-${'1'.repeat(128)}`;
 const IMAGE_SECCOMP = { name: 'os/linux/seccomp-remove-set', value: { set: ['reboot'] } };
 

@@ -5,12 +5,10 @@
  * are checked without privileges.
  */
 import test, { type ExecutionContext } from 'ava';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { closeSync, existsSync, openSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { hasCode } from '@rktnetes/errors';
 import { runtimeApp } from '@rktnetes/schema';
 import { openStore } from '@rktnetes/store';
@@ -23,18 +21,10 @@ import { splitExecArgs } from '../src/app/exec';
 import { parseStopTimeout } from '../src/app/lifecycle';
 import { sandboxManifest } from '../src/app/sandbox';
 import { formatGoTime, statusLines } from '../src/app/status';
-import type { GlobalOptions } from '../src/cli/globals';
 import { FlagParser } from '../src/pod/flags';
+import { COREOS, COREOS_PKG, DEFAULT_GLOBALS, RKT, ensureCoreos } from './helpers/fixtures';
 
-const base: GlobalOptions = {
-  debug: false,
-  dir: '/var/lib/rkt',
-  'insecure-options': 'none',
-  'local-config': '/etc/rkt',
-  'system-config': '/usr/lib/rkt',
-  'user-config': '',
-  'trust-keys-from-https': false,
-};
+const base = DEFAULT_GLOBALS;
 
 // ------------------------------------------------------------------------------ parsers
 
@@ -155,31 +145,7 @@ test('status output: Go times, key=value lines; stop timeouts', (t) => {
 
 // ------------------------------------------------------------------------------ real pods
 
-const RKT = fileURLToPath(new URL('../dist/rkt.mjs', import.meta.url));
-const COREOS_PKG = fileURLToPath(new URL('../../stage1-coreos/', import.meta.url));
-const COREOS = join(COREOS_PKG, 'dist', 'stage1-coreos.aci');
 const ptest = testIf(test, isRoot() && hasBusybox() && existsSync(join(COREOS_PKG, 'package.json')), 'needs root, busybox and packages/stage1-coreos');
-
-function newest(dir: string): number {
-  let n = 0;
-  for (const e of readdirSync(dir, { withFileTypes: true })) n = Math.max(n, e.isDirectory() ? newest(join(dir, e.name)) : statSync(join(dir, e.name)).mtimeMs);
-  return n;
-}
-
-/** Builds the coreos stage1 image when it is missing or older than its sources (the stage1-coreos tests do the same, under the same lock). */
-function ensureCoreos(): void {
-  const lock = openSync(join(tmpdir(), 'rktnetes-stage1-coreos-build.lock'), 'a');
-  try {
-    realSys().flock(lock, 'ex');
-    const built = existsSync(COREOS) ? statSync(COREOS).mtimeMs : 0;
-    if (built < Math.max(newest(join(COREOS_PKG, 'src')), newest(join(COREOS_PKG, 'scripts')))) {
-      const r = spawnSync(process.execPath, ['../../tools/build.mjs'], { cwd: COREOS_PKG, encoding: 'utf8' });
-      if (r.status !== 0) throw new Error(`building stage1-coreos failed: ${r.stderr}${r.stdout}`);
-    }
-  } finally {
-    closeSync(lock);
-  }
-}
 
 interface Env {
   dir: string;

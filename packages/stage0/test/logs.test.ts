@@ -4,17 +4,16 @@
  * per-app logs are read back through the rkt executable.
  */
 import test from 'ava';
-import { spawn, spawnSync } from 'node:child_process';
-import { closeSync, existsSync, openSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { hasCode } from '@rktnetes/errors';
 import { realSys, unmountTree } from '@rktnetes/sys';
 import { assertNoLeaks, busyboxImage, hasBusybox, isRoot, leakCheck, removeTree, runCommand, testIf, tmpDir, type CommandResult } from '@rktnetes/testkit';
 import { formatEntries, logTime, parseSince } from '../src/logs/command';
 import { LogDecoder, parseLog, parseLogLine } from '../src/logs/reader';
+import { COREOS, COREOS_PKG, RKT, ensureCoreos } from './helpers/fixtures';
 
 // ------------------------------------------------------------------------------ reader
 
@@ -66,31 +65,7 @@ test('entries print with [app] prefixes and timestamps only when asked', (t) => 
 
 // ------------------------------------------------------------------------------ real pods
 
-const RKT = fileURLToPath(new URL('../dist/rkt.mjs', import.meta.url));
-const COREOS_PKG = fileURLToPath(new URL('../../stage1-coreos/', import.meta.url));
-const COREOS = join(COREOS_PKG, 'dist', 'stage1-coreos.aci');
 const ptest = testIf(test, isRoot() && hasBusybox() && existsSync(join(COREOS_PKG, 'package.json')), 'needs root, busybox and packages/stage1-coreos');
-
-function newest(dir: string): number {
-  let n = 0;
-  for (const e of readdirSync(dir, { withFileTypes: true })) n = Math.max(n, e.isDirectory() ? newest(join(dir, e.name)) : statSync(join(dir, e.name)).mtimeMs);
-  return n;
-}
-
-/** Builds the coreos stage1 image when it is missing or older than its sources (same lock as the stage1-coreos tests). */
-function ensureCoreos(): void {
-  const lock = openSync(join(tmpdir(), 'rktnetes-stage1-coreos-build.lock'), 'a');
-  try {
-    realSys().flock(lock, 'ex');
-    const built = existsSync(COREOS) ? statSync(COREOS).mtimeMs : 0;
-    if (built < Math.max(newest(join(COREOS_PKG, 'src')), newest(join(COREOS_PKG, 'scripts')))) {
-      const r = spawnSync(process.execPath, ['../../tools/build.mjs'], { cwd: COREOS_PKG, encoding: 'utf8' });
-      if (r.status !== 0) throw new Error(`building stage1-coreos failed: ${r.stderr}${r.stdout}`);
-    }
-  } finally {
-    closeSync(lock);
-  }
-}
 
 async function makeEnv(t: { teardown(fn: () => unknown): void }) {
   ensureCoreos();

@@ -6,12 +6,11 @@
  * against a fake service.
  */
 import test, { type ExecutionContext } from 'ava';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { closeSync, existsSync, openSync, readdirSync, statSync } from 'node:fs';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { createServer, request, type IncomingMessage } from 'node:http';
 import { createServer as createNetServer } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { hasCode } from '@rktnetes/errors';
@@ -19,11 +18,9 @@ import { openStore } from '@rktnetes/store';
 import { realSys, unmountTree } from '@rktnetes/sys';
 import { busyboxImage, hasBusybox, isRoot, leakCheck, removeTree, runCommand, testIf, tmpDir } from '@rktnetes/testkit';
 import { MDS_REGISTERED_FILE, metadataSocketPath, refreshPodRegistration, registerPod, unregisterPod } from '../src/pod/mds';
+import { COREOS, COREOS_PKG, RKT, ensureCoreos } from './helpers/fixtures';
 
-const RKT = fileURLToPath(new URL('../dist/rkt.mjs', import.meta.url));
 const MDS = fileURLToPath(new URL('../../api-service/dist/rkt-api-service.mjs', import.meta.url));
-const COREOS_PKG = fileURLToPath(new URL('../../stage1-coreos/', import.meta.url));
-const COREOS = join(COREOS_PKG, 'dist', 'stage1-coreos.aci');
 const UUID = '6e3b0bde-7f7c-4c43-8a38-2d1f3c0e2a11';
 
 // ------------------------------------------------------------------------------ client, unprivileged
@@ -132,27 +129,6 @@ test('a refused app undoes the registration; an absent service is mds.unreachabl
 // ------------------------------------------------------------------------------ end to end, privileged
 
 const ptest = testIf(test, isRoot() && hasBusybox() && existsSync(COREOS_PKG) && existsSync(MDS), 'needs root, busybox, stage1-coreos and the built api-service');
-
-function newest(dir: string): number {
-  let n = 0;
-  for (const e of readdirSync(dir, { withFileTypes: true })) n = Math.max(n, e.isDirectory() ? newest(join(dir, e.name)) : statSync(join(dir, e.name)).mtimeMs);
-  return n;
-}
-
-/** Builds the coreos stage1 image when it is missing or older than its sources (as the other stage1-coreos users do, under the same lock). */
-function ensureCoreos(): void {
-  const lock = openSync(join(tmpdir(), 'rktnetes-stage1-coreos-build.lock'), 'a');
-  try {
-    realSys().flock(lock, 'ex');
-    const built = existsSync(COREOS) ? statSync(COREOS).mtimeMs : 0;
-    if (built < Math.max(newest(join(COREOS_PKG, 'src')), newest(join(COREOS_PKG, 'scripts')))) {
-      const r = spawnSync(process.execPath, ['../../tools/build.mjs'], { cwd: COREOS_PKG, encoding: 'utf8' });
-      if (r.status !== 0) throw new Error(`building stage1-coreos failed: ${r.stderr}${r.stdout}`);
-    }
-  } finally {
-    closeSync(lock);
-  }
-}
 
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {

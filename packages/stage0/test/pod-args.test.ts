@@ -4,20 +4,12 @@ import { join } from 'node:path';
 import { hasCode } from '@rktnetes/errors';
 import { imageManifest, parsePodManifest, type ImageManifest } from '@rktnetes/schema';
 import { tmpDir } from '@rktnetes/testkit';
-import type { GlobalOptions } from '../src/cli/globals';
 import { formatHostsFile, formatResolvConf, mergeMounts, parseDnsOptions, parsePodArgs, parsePort, parseVolume } from '../src/pod/args';
 import { FlagParser } from '../src/pod/flags';
 import { generatePodManifest, imageNameToAppName, runtimeAppFor, type ResolvedApp } from '../src/pod/manifest';
+import { DEFAULT_GLOBALS } from './helpers/fixtures';
 
-const base: GlobalOptions = {
-  debug: false,
-  dir: '/var/lib/rkt',
-  'insecure-options': 'none',
-  'local-config': '/etc/rkt',
-  'system-config': '/usr/lib/rkt',
-  'user-config': '',
-  'trust-keys-from-https': false,
-};
+const base = DEFAULT_GLOBALS;
 
 const parse = (...args: string[]) => parsePodArgs(args, base, 'run').pod;
 const key = (n: number) => `sha512-${String(n).repeat(128).slice(0, 128)}`;

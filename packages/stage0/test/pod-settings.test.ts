@@ -5,12 +5,10 @@
  * them all through the real CLI and stage1-coreos.
  */
 import test, { type ExecutionContext } from 'ava';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmdirSync, statSync } from 'node:fs';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { podDir } from '@rktnetes/common';
 import { hasCode } from '@rktnetes/errors';
 import { getAnnotation, imageManifest } from '@rktnetes/schema';
@@ -19,20 +17,12 @@ import { MNT_DETACH, MS_BIND, MS_REC, MS_SHARED, realSys, unmountTree } from '@r
 import { busyboxImage, hasBusybox, isRoot, removeTree, runCommand, testIf, tmpDir, type CommandResult } from '@rktnetes/testkit';
 import { parseAddArgs, parseMountVolume, parseSandboxArgs } from '../src/app/args';
 import { sandboxManifest } from '../src/app/sandbox';
-import type { GlobalOptions } from '../src/cli/globals';
 import { parsePodArgs, parseVolume } from '../src/pod/args';
 import { generatePodManifest } from '../src/pod/manifest';
 import { applyPodSettings, parseSysctlFlag } from '../src/pod/settings';
+import { COREOS, COREOS_PKG, DEFAULT_GLOBALS, RKT, ensureCoreos } from './helpers/fixtures';
 
-const base: GlobalOptions = {
-  debug: false,
-  dir: '/var/lib/rkt',
-  'insecure-options': 'none',
-  'local-config': '/etc/rkt',
-  'system-config': '/usr/lib/rkt',
-  'user-config': '',
-  'trust-keys-from-https': false,
-};
+const base = DEFAULT_GLOBALS;
 
 const image = imageManifest({ name: 'example.com/app', labels: [{ name: 'os', value: 'linux' }, { name: 'arch', value: 'amd64' }], app: { exec: ['/bin/true'], user: '0', group: '0' } });
 
@@ -112,31 +102,7 @@ test('app sandbox and app add take the settings too', (t) => {
 
 // ------------------------------------------------------------------------------ the real CLI
 
-const RKT = fileURLToPath(new URL('../dist/rkt.mjs', import.meta.url));
-const COREOS_PKG = fileURLToPath(new URL('../../stage1-coreos/', import.meta.url));
-const COREOS = join(COREOS_PKG, 'dist', 'stage1-coreos.aci');
 const ptest = testIf(test, isRoot() && hasBusybox() && existsSync(join(COREOS_PKG, 'package.json')), 'needs root, busybox and packages/stage1-coreos');
-
-function newest(dir: string): number {
-  let n = 0;
-  for (const e of readdirSync(dir, { withFileTypes: true })) n = Math.max(n, e.isDirectory() ? newest(join(dir, e.name)) : statSync(join(dir, e.name)).mtimeMs);
-  return n;
-}
-
-/** Builds the coreos stage1 image when it is missing or older than its sources (under the stage1-coreos tests' lock). */
-function ensureCoreos(): void {
-  const lock = openSync(join(tmpdir(), 'rktnetes-stage1-coreos-build.lock'), 'a');
-  try {
-    realSys().flock(lock, 'ex');
-    const built = existsSync(COREOS) ? statSync(COREOS).mtimeMs : 0;
-    if (built < Math.max(newest(join(COREOS_PKG, 'src')), newest(join(COREOS_PKG, 'scripts')))) {
-      const r = spawnSync(process.execPath, ['../../tools/build.mjs'], { cwd: COREOS_PKG, encoding: 'utf8' });
-      if (r.status !== 0) throw new Error(`building stage1-coreos failed: ${r.stderr}${r.stdout}`);
-    }
-  } finally {
-    closeSync(lock);
-  }
-}
 
 const lines = (s: string) => s.split('\n').filter(Boolean);
 

@@ -5,19 +5,11 @@
  */
 import test from 'ava';
 import { formatPrivateUsers } from '@rktnetes/stage1-abi';
-import type { GlobalOptions } from '../src/cli/globals';
 import { parsePodArgs } from '../src/pod/args';
 import { PRIVATE_USERS_COUNT, randomPrivateUsers } from '../src/pod/prepare';
+import { DEFAULT_GLOBALS } from './helpers/fixtures';
 
-const base: GlobalOptions = {
-  debug: false,
-  dir: '/var/lib/rkt',
-  'insecure-options': 'none',
-  'local-config': '/etc/rkt',
-  'system-config': '/usr/lib/rkt',
-  'user-config': '',
-  'trust-keys-from-https': false,
-};
+const base = DEFAULT_GLOBALS;
 
 test('--private-users is a boolean pod flag of run and prepare, off by default', (t) => {
   t.false(parsePodArgs(['img'], base, 'run').pod.privateUsers);
