@@ -20,4 +20,4 @@ export {
   enableRouteLocalnet,
   type ForwardedPort,
 } from './portfwd';
-export { podNetDir, podRelative, fromPod, ifNameOf, prefixToMask, addressOf, setupPodNetwork, teardownPodNetwork, readNetnsFile, type PodNetworkContext, type PodNetworkRequest, type PodNetwork } from './setup';
+export { podNetDir, podRelative, fromPod, ifNameOf, prefixToMask, addressOf, setupPodNetwork, teardownPodNetwork, readNetnsFile, podNetworkContext, type PodNetworkContext, type PodNetworkOptions, type PodNetworkRequest, type PodNetwork } from './setup';

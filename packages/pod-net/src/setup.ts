@@ -34,7 +34,7 @@ import type { NetEntry } from '@rktnetes/stage1-abi';
 import type { Sys } from '@rktnetes/sys';
 import { type SelectedNet, loadNetDefinitions, netConfDirs, selectNetworks } from './conf';
 import { formatResolvConf, isDnsEmpty } from './dns';
-import type { CommandRunner } from './exec';
+import { type CommandRunner, runCommandSync } from './exec';
 import { NETNS_RUN_DIR, createNetns, destroyNetns, ensureNetnsDir, isNetnsMount, podNetnsPath } from './netns';
 import { findPlugin, pluginDirs, runPlugin } from './plugin';
 import { type ForwardedPort, enableRouteLocalnet, setupPortForwarding, teardownPortForwarding } from './portfwd';
@@ -79,6 +79,20 @@ export interface PodNetworkContext {
   debug(message: string): void;
   /** where namespaces are bound (default /run/netns) */
   netnsDir?: string;
+}
+
+/**
+ * A stage1's surroundings as it knows them: {@link PodNetworkContext} with the helper runner
+ * optional (default: synchronously, for real) and the system configuration directory (the
+ * vendor layer of `net.d/` and `plugins/net/`) taken from `RKT_SYSTEM_CONFIG` in `env`.
+ */
+export type PodNetworkOptions = Omit<PodNetworkContext, 'run' | 'systemConfig'> & { run?: CommandRunner };
+
+/** The {@link PodNetworkContext} of a stage1's {@link PodNetworkOptions}. */
+export function podNetworkContext(o: PodNetworkOptions): PodNetworkContext {
+  const systemConfig = o.env['RKT_SYSTEM_CONFIG'] || undefined;
+  const { run, ...rest } = o;
+  return { ...rest, ...(systemConfig !== undefined ? { systemConfig } : {}), run: run ?? runCommandSync };
 }
 
 /** What the pod asked for. */

@@ -11,8 +11,24 @@ import { parseGcArgs } from '@rktnetes/stage1-abi';
 import { unmountTree } from '@rktnetes/sys';
 import type { EntrypointContext } from './context';
 import { podKvmPath } from './layout';
-import { releaseKvmNetwork } from './net';
+import { releaseKvmNetwork, type KvmReleaseOptions } from './net';
 import { cmdlineOf, podProcesses, signalProcess } from './procs';
+
+/** The options of {@link releaseKvmNetwork} for the pod of an entrypoint (gc, a failed run). */
+export function releaseOptions(ctx: EntrypointContext, args: { uuid: string; localConfig?: string | undefined; debug: boolean }): KvmReleaseOptions {
+  return {
+    pod: ctx.podDir,
+    uuid: args.uuid,
+    stage1Root: stage1RootfsPath(ctx.podDir),
+    ...(args.localConfig !== undefined ? { localConfig: args.localConfig } : {}),
+    sys: ctx.sys,
+    env: ctx.env,
+    debugEnabled: args.debug,
+    warn: (m) => ctx.log.warn(m),
+    debug: (m) => ctx.log.debug(m),
+    ...(ctx.run ? { run: ctx.run } : {}),
+  };
+}
 
 /** What gc did. */
 export interface KvmGcResult {
@@ -38,18 +54,7 @@ export async function kvmGc(argv: readonly string[], ctx: EntrypointContext): Pr
   const procs = await podProcesses(ctx.podDir, args.uuid);
   const killed = [procs.qemu, procs.shim].filter((p): p is number => p !== undefined && signalProcess(ctx.sys, p, 'SIGKILL'));
   for (let i = 0; i < 100 && killed.some((p) => cmdlineOf(p) !== undefined); i++) await sleep(20);
-  const netProblems = releaseKvmNetwork({
-    pod: ctx.podDir,
-    uuid: args.uuid,
-    stage1Root: stage1RootfsPath(ctx.podDir),
-    ...(args.localConfig !== undefined ? { localConfig: args.localConfig } : {}),
-    sys: ctx.sys,
-    env: ctx.env,
-    debugEnabled: args.debug,
-    warn: (m) => ctx.log.warn(m),
-    debug: (m) => ctx.log.debug(m),
-    ...(ctx.run ? { run: ctx.run } : {}),
-  });
+  const netProblems = releaseKvmNetwork(releaseOptions(ctx, args));
   for (const p of netProblems) ctx.log.warn(`network cleanup: ${p}`);
   const unmounted = unmountTree(ctx.podDir, ctx.sys);
   rmSync(podKvmPath(ctx.podDir, 'enterSocket'), { force: true });

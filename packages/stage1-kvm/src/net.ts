@@ -25,7 +25,7 @@
  */
 import type { NetInfo } from '@rktnetes/common';
 import { systemError, userError } from '@rktnetes/errors';
-import { type CommandRunner, type ForwardedPort, type PodNetworkContext, failureText, findTool, forwardedPorts, runCommandSync, setupPodNetwork, teardownPodNetwork } from '@rktnetes/pod-net';
+import { type CommandRunner, type ForwardedPort, type PodNetworkOptions, failureText, findTool, forwardedPorts, podNetworkContext, setupPodNetwork, teardownPodNetwork } from '@rktnetes/pod-net';
 import type { ExposedPort, Port } from '@rktnetes/schema';
 import type { NetEntry, RunArgs } from '@rktnetes/stage1-abi';
 import type { Sys } from '@rktnetes/sys';
@@ -218,24 +218,8 @@ export function attachTaps(netns: string, infos: readonly NetInfo[], run: Comman
   return nics;
 }
 
-/** What {@link releaseKvmNetwork} needs: gc's surroundings. */
-export interface KvmReleaseOptions {
-  pod: string;
-  uuid: string;
-  /** host path of the stage1 root (built-in networks and plugins) */
-  stage1Root: string;
-  /** `--local-config` */
-  localConfig?: string;
-  sys: Pick<Sys, 'mount' | 'umount2'>;
-  env: NodeJS.ProcessEnv;
-  debugEnabled: boolean;
-  warn(message: string): void;
-  debug(message: string): void;
-  /** runs helpers (default: synchronously, for real) */
-  run?: CommandRunner;
-  /** where network namespaces are bound (default /run/netns) */
-  netnsDir?: string;
-}
+/** What {@link releaseKvmNetwork} needs: gc's surroundings (pod-net's options). */
+export type KvmReleaseOptions = PodNetworkOptions;
 
 /** What {@link setupKvmNetwork} needs. */
 export interface KvmNetworkOptions extends Omit<KvmReleaseOptions, 'localConfig' | 'debugEnabled' | 'sys'> {
@@ -247,25 +231,6 @@ export interface KvmNetworkOptions extends Omit<KvmReleaseOptions, 'localConfig'
   /** the pod lock: close-on-exec while plugins run, so that none of them holds the pod */
   lockFd?: number;
   sys: Pick<Sys, 'mount' | 'umount2' | 'setCloexec'>;
-}
-
-function podNetworkContext(o: KvmReleaseOptions): PodNetworkContext {
-  // the vendor layer of net.d and plugins/net, as for coreos
-  const systemConfig = o.env['RKT_SYSTEM_CONFIG'] || undefined;
-  return {
-    pod: o.pod,
-    uuid: o.uuid,
-    stage1Root: o.stage1Root,
-    ...(o.localConfig !== undefined ? { localConfig: o.localConfig } : {}),
-    ...(systemConfig !== undefined ? { systemConfig } : {}),
-    sys: o.sys,
-    run: o.run ?? runCommandSync,
-    env: o.env,
-    debugEnabled: o.debugEnabled,
-    warn: o.warn,
-    debug: o.debug,
-    ...(o.netnsDir !== undefined ? { netnsDir: o.netnsDir } : {}),
-  };
 }
 
 /**

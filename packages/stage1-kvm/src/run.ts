@@ -17,6 +17,7 @@ import {
 import { hasCode, userError } from '@rktnetes/errors';
 import { DEFAULT_DNS_CONF_MODE, lockFdFromEnv, parseRunArgs, type RunArgs } from '@rktnetes/stage1-abi';
 import type { EntrypointContext } from './context';
+import { releaseOptions } from './gc';
 import { IMAGE_INITRD, IMAGE_KERNEL, IMAGE_KERNEL_VERSION, IMAGE_SHIM, POD_KVM_FILES, POD_SECCOMP_DIR, podKvmDir, podKvmPath } from './layout';
 import { type KvmNetwork, releaseKvmNetwork, setupKvmNetwork } from './net';
 import { LOG_DIR, SHARE_OPTIONS, applyHostPrep, planPod, type PodPlan } from './plan';
@@ -175,18 +176,7 @@ export function prepareKvmRun(argv: readonly string[], ctx: EntrypointContext): 
 
 /** Tears down the networks of a run that failed before or at the exec. */
 function releaseAfterFailure(args: RunArgs, ctx: EntrypointContext): void {
-  const problems = releaseKvmNetwork({
-    pod: ctx.podDir,
-    uuid: args.uuid,
-    stage1Root: stage1RootfsPath(ctx.podDir),
-    ...(args.localConfig !== undefined ? { localConfig: args.localConfig } : {}),
-    sys: ctx.sys,
-    env: ctx.env,
-    debugEnabled: args.debug,
-    warn: (m) => ctx.log.warn(m),
-    debug: (m) => ctx.log.debug(m),
-    ...(ctx.run ? { run: ctx.run } : {}),
-  });
+  const problems = releaseKvmNetwork(releaseOptions(ctx, args));
   for (const p of problems) ctx.log.warn(`cleaning up the network after the failed run: ${p}`);
 }
 

@@ -8,7 +8,7 @@ import { userError } from '@rktnetes/errors';
 import type { ExposedPort, Port } from '@rktnetes/schema';
 import { type NetEntry, type RunArgs, netIsHost, netIsNone } from '@rktnetes/stage1-abi';
 import type { Sys } from '@rktnetes/sys';
-import { type CommandRunner, type PodNetworkContext, forwardedPorts, readNetnsFile, runCommandSync, setupPodNetwork, teardownPodNetwork } from '@rktnetes/pod-net';
+import { type CommandRunner, type PodNetworkOptions, forwardedPorts, podNetworkContext, readNetnsFile, setupPodNetwork, teardownPodNetwork } from '@rktnetes/pod-net';
 
 export { readNetnsFile };
 
@@ -57,11 +57,6 @@ export interface NetworkOptions {
   run?: CommandRunner;
 }
 
-/** The system configuration directory, for the `net.d/` and `plugins/net/` of the vendor layer. */
-function systemConfigOf(env: NodeJS.ProcessEnv): string | undefined {
-  return env['RKT_SYSTEM_CONFIG'] || undefined;
-}
-
 /**
  * Decides and, for CNI networks, sets up the pod's network; returns what the init must do.
  * Ports may only be forwarded into a pod's own network. Errors: `stage1.net.invalid`,
@@ -76,42 +71,14 @@ export function planNetwork(o: NetworkOptions): NetworkPlan {
     return { mode };
   }
   if (o.lockFd !== undefined) o.sys.setCloexec(o.lockFd, true);
-  const ctx = networkContext({ ...o, localConfig, debugEnabled: debug });
+  const ctx = podNetworkContext({ ...o, ...(localConfig !== undefined ? { localConfig } : {}), debugEnabled: debug });
   const pn = setupPodNetwork(ctx, { nets: net ?? [], ports, cniDns: (dnsConfMode?.resolv ?? 'default') === 'default' });
   o.debug(`networks: ${pn.nets.map((n) => `${n.netName}:${n.ifName}=${n.ip || '-'}`).join(' ') || '(loopback only)'}`);
   return { mode: 'join', path: pn.netns, ...(pn.hostIP ? { hostIP: pn.hostIP } : {}) };
 }
 
-/** What {@link releaseNetwork} needs: gc's surroundings. */
-export interface ReleaseOptions {
-  pod: string;
-  uuid: string;
-  stage1Root: string;
-  localConfig?: string;
-  sys: Pick<Sys, 'mount' | 'umount2'>;
-  env: NodeJS.ProcessEnv;
-  debugEnabled: boolean;
-  warn(message: string): void;
-  debug(message: string): void;
-  run?: CommandRunner;
-}
-
-function networkContext(o: ReleaseOptions): PodNetworkContext {
-  const systemConfig = systemConfigOf(o.env);
-  return {
-    pod: o.pod,
-    uuid: o.uuid,
-    stage1Root: o.stage1Root,
-    ...(o.localConfig !== undefined ? { localConfig: o.localConfig } : {}),
-    ...(systemConfig !== undefined ? { systemConfig } : {}),
-    sys: o.sys,
-    run: o.run ?? runCommandSync,
-    env: o.env,
-    debugEnabled: o.debugEnabled,
-    warn: o.warn,
-    debug: o.debug,
-  };
-}
+/** What {@link releaseNetwork} needs: gc's surroundings (pod-net's options). */
+export type ReleaseOptions = PodNetworkOptions;
 
 /**
  * gc's part: removes the pod's port forwarding, runs DEL for every network recorded in
@@ -120,5 +87,5 @@ function networkContext(o: ReleaseOptions): PodNetworkContext {
  * idempotent. Returns what could not be cleaned up (never throws).
  */
 export function releaseNetwork(o: ReleaseOptions): string[] {
-  return teardownPodNetwork(networkContext(o));
+  return teardownPodNetwork(podNetworkContext(o));
 }
