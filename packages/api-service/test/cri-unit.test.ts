@@ -13,13 +13,16 @@ import { criStatusOf } from '../src/cri/grpc';
 import { imageUser, pullReference } from '../src/cri/images';
 import { KeyedLocks } from '../src/cri/locks';
 import { parseCriCli } from '../src/cri/main';
-import type { ContainerConfig, PodSandboxConfig } from '../src/cri/messages';
+import type { ContainerConfig, LinuxContainerSecurityContext, PodSandboxConfig } from '../src/cri/messages';
+import { insecureOptionsFor, PRIVILEGED_INSECURE_OPTIONS, seccompFlags, securityFlags } from '../src/cri/security';
 import { authHost, basicCredentials, dockerAuthConfig } from '../src/cri/pull';
 import { formatReference, lookupKey, parseImageReference } from '../src/cri/reference';
 import { dnsFlags, portFlag, sandboxArgs, sandboxState } from '../src/cri/sandboxes';
+import { cgroupParentFlags, containerPidFlags, mountPropagation, sandboxPidFlags, sysctlFlags } from '../src/cri/pod-settings';
 import { criServiceDefinitions } from '../src/cri/server';
 import { NOT_YET } from '../src/cri/service';
 import type { ContainerRecord, SandboxRecord } from '../src/cri/state';
+import { childEnv } from '../src/cri/rkt';
 
 // ------------------------------------------------------------------------------ references
 
@@ -241,11 +244,13 @@ test('a container is rkt app add with the image key, process, env, mounts, user,
     '--working-dir=/tmp',
     '--environment=A=1=2',
     '--environment=B=x',
-    '--mnt-volume=name=c-1-m0,kind=host,source=/srv/data,readOnly=true,target=/data',
+    '--mnt-volume=name=c-1-m0,kind=host,source=/srv/data,readOnly=true,propagation=rprivate,target=/data',
     '--user=1000',
     '--group=0',
     '--supplementary-gids=5,6',
     '--readonly-rootfs=true',
+    '--no-new-privileges=false',
+    '--seccomp=unconfined',
     '--log-path=/var/log/c.log',
     '--',
     '-c',
@@ -371,4 +376,104 @@ test('the proto defines both services; unimplemented RPCs exist and status codes
   t.is(criStatusOf(userError('cri.deadline-exceeded', 'x')).code, GrpcCode.DEADLINE_EXCEEDED);
   t.is(criStatusOf(userError('cri.not-found', 'x')).code, GrpcCode.NOT_FOUND);
   t.is(criStatusOf(userError('cri.failed-precondition', 'x')).code, GrpcCode.FAILED_PRECONDITION);
+});
+
+// ------------------------------------------------------------------------------ security context
+
+function securityContext(): LinuxContainerSecurityContext {
+  return {
+    capabilities: null,
+    privileged: false,
+    namespace_options: null,
+    run_as_user: null,
+    run_as_group: null,
+    run_as_username: '',
+    readonly_rootfs: false,
+    supplemental_groups: [],
+    no_new_privs: false,
+    masked_paths: [],
+    readonly_paths: [],
+    seccomp: null,
+  };
+}
+
+test('seccomp: nil and Unconfined are no filter, RuntimeDefault stage1\'s, Localhost a profile file; privileged none', (t) => {
+  const sc = (over: Partial<LinuxContainerSecurityContext> & { seccomp_profile_path?: string }) => ({ ...securityContext(), ...over });
+  t.deepEqual(seccompFlags(null), ['--seccomp=unconfined']);
+  t.deepEqual(seccompFlags(sc({ seccomp: null })), ['--seccomp=unconfined']);
+  t.deepEqual(seccompFlags(sc({ seccomp: { profile_type: 'Unconfined', localhost_ref: '' } })), ['--seccomp=unconfined']);
+  t.deepEqual(seccompFlags(sc({ seccomp: { profile_type: 'RuntimeDefault', localhost_ref: '' } })), []);
+  t.deepEqual(seccompFlags(sc({ seccomp: { profile_type: 'Localhost', localhost_ref: '/var/lib/kubelet/seccomp/a.json' } })), ['--seccomp=profile=/var/lib/kubelet/seccomp/a.json']);
+  t.deepEqual(seccompFlags(sc({ privileged: true, seccomp: { profile_type: 'Localhost', localhost_ref: '/p.json' } })), ['--seccomp=unconfined']);
+  t.true(hasCode(t.throws(() => seccompFlags(sc({ seccomp: { profile_type: 'Localhost', localhost_ref: 'a.json' } }))), 'cri.invalid-argument'));
+  // the deprecated field, when seccomp is not set
+  t.deepEqual(seccompFlags(sc({ seccomp_profile_path: 'runtime/default' })), []);
+  t.deepEqual(seccompFlags(sc({ seccomp_profile_path: 'docker/default' })), []);
+  t.deepEqual(seccompFlags(sc({ seccomp_profile_path: 'unconfined' })), ['--seccomp=unconfined']);
+  t.deepEqual(seccompFlags(sc({ seccomp_profile_path: 'localhost//etc/p.json' })), ['--seccomp=profile=//etc/p.json']);
+  t.true(hasCode(t.throws(() => seccompFlags(sc({ seccomp_profile_path: 'apparmor/x' }))), 'cri.invalid-argument'));
+});
+
+test('no_new_privs is always explicit; masked and read-only paths only when given and not privileged', (t) => {
+  t.deepEqual(securityFlags(null), ['--no-new-privileges=false', '--seccomp=unconfined']);
+  const given = { ...securityContext(), no_new_privs: true, masked_paths: ['/proc/kcore', '/bin/ls'], readonly_paths: ['/proc/sys'], seccomp: { profile_type: 'RuntimeDefault' as const, localhost_ref: '' } };
+  t.deepEqual(securityFlags(given), ['--no-new-privileges=true', '--masked-paths=/proc/kcore,/bin/ls', '--readonly-paths=/proc/sys']);
+  t.deepEqual(securityFlags({ ...given, privileged: true }), ['--no-new-privileges=true', '--seccomp=unconfined']);
+  t.deepEqual(securityFlags({ ...given, masked_paths: [], readonly_paths: [] }), ['--no-new-privileges=true'], 'empty lists keep stage1\'s defaults');
+  for (const bad of [['rel'], ['/a,b']]) t.true(hasCode(t.throws(() => securityFlags({ ...given, masked_paths: bad })), 'cri.invalid-argument'));
+  t.deepEqual(insecureOptionsFor(given, ['image', 'http']), undefined);
+  t.deepEqual(insecureOptionsFor({ ...given, privileged: true }, ['image', 'http', 'paths']), ['image', 'http', 'paths', 'capabilities', 'seccomp']);
+  t.deepEqual(insecureOptionsFor({ ...given, privileged: true }, undefined), [...PRIVILEGED_INSECURE_OPTIONS]);
+  const args = appAddArgs(containerConfig({ linux: { resources: null, security_context: given } }), { uuid: 'U', imageKey: 'k', app: 'a', logPath: '' });
+  t.true(args.includes('--no-new-privileges=true') && args.includes('--masked-paths=/proc/kcore,/bin/ls'));
+});
+
+// ------------------------------------------------------------------------------ pod-level settings
+
+test('sandbox sysctls, cgroup parent and pid namespace become rkt app sandbox flags', (t) => {
+  const linux = (l: Record<string, unknown>) => ({ linux: { cgroup_parent: '', sysctls: {}, security_context: null, ...l } }) as Pick<PodSandboxConfig, 'linux'>;
+  const ns = (o: Record<string, string>) => ({ namespace_options: { network: 'POD', pid: 'POD', ipc: 'POD', ...o } });
+  t.deepEqual(sysctlFlags(linux({ sysctls: { 'kernel.shm_rmid_forced': '1', 'net.ipv4.ping_group_range': '0 2147483647' } })), [
+    '--sysctl=kernel.shm_rmid_forced=1',
+    '--sysctl=net.ipv4.ping_group_range=0 2147483647',
+  ]);
+  const invalid = (f: () => unknown, re: RegExp) => {
+    const e = t.throws(f);
+    t.is(criStatusOf(e).code, GrpcCode.INVALID_ARGUMENT, e?.message);
+    t.regex(e!.message, re);
+  };
+  invalid(() => sysctlFlags(linux({ sysctls: { 'kernel.panic': '1' } })), /kernel\.panic: not a namespaced sysctl/);
+  invalid(() => sysctlFlags(linux({ sysctls: { 'net.ipv4.ip_forward': '1' }, security_context: ns({ network: 'NODE' }) })), /host network namespace/);
+  invalid(() => sysctlFlags(linux({ sysctls: { 'fs.mqueue.msg_max': '100' }, security_context: ns({ ipc: 'NODE' }) })), /host IPC namespace/);
+  t.deepEqual(cgroupParentFlags(linux({ cgroup_parent: '/kubepods/besteffort/pod1' })), ['--cgroup-parent=/kubepods/besteffort/pod1']);
+  t.deepEqual(cgroupParentFlags(linux({})), []);
+  invalid(() => cgroupParentFlags(linux({ cgroup_parent: '/kubepods/../x' })), /cgroup_parent/);
+  t.deepEqual(sandboxPidFlags(linux({ security_context: ns({ pid: 'NODE' }) })), ['--pid=host']);
+  t.deepEqual(sandboxPidFlags(linux({ security_context: ns({ pid: 'CONTAINER' }) })), []);
+  const args = sandboxArgs({ ...sandboxConfig(), ...linux({ sysctls: { 'kernel.msgmax': '1' }, cgroup_parent: 'kubepods', security_context: ns({ pid: 'NODE' }) }) }, 'abc', '/d/uuid');
+  t.deepEqual(args.slice(-3), ['--sysctl=kernel.msgmax=1', '--cgroup-parent=/kubepods', '--pid=host']);
+});
+
+test('a container\'s pid namespace and its mounts\' propagation', (t) => {
+  t.deepEqual(containerPidFlags({ network: 'POD', pid: 'CONTAINER', ipc: 'POD' }, 'POD'), ['--pid-namespace=private']);
+  t.deepEqual(containerPidFlags({ network: 'POD', pid: 'POD', ipc: 'POD' }, 'POD'), []);
+  t.deepEqual(containerPidFlags(null, undefined), []);
+  t.deepEqual(containerPidFlags({ network: 'NODE', pid: 'NODE', ipc: 'NODE' }, 'NODE'), []);
+  for (const [pid, sandbox] of [['NODE', 'POD'], ['TARGET', 'POD']] as const) {
+    t.is(criStatusOf(t.throws(() => containerPidFlags({ network: 'POD', pid, ipc: 'POD' }, sandbox))).code, GrpcCode.INVALID_ARGUMENT);
+  }
+  t.deepEqual(
+    (['PROPAGATION_PRIVATE', 'PROPAGATION_HOST_TO_CONTAINER', 'PROPAGATION_BIDIRECTIONAL', undefined] as const).map((p) => mountPropagation({ propagation: p })),
+    ['rprivate', 'rslave', 'rshared', 'rprivate'],
+  );
+  const config = containerConfig({ mounts: [{ container_path: '/m', host_path: '/srv/m', readonly: false, propagation: 'PROPAGATION_BIDIRECTIONAL' }] });
+  config.linux!.security_context!.namespace_options = { network: 'POD', pid: 'CONTAINER', ipc: 'POD' };
+  const args = appAddArgs(config, { uuid: 'U', imageKey: 'k', app: 'a', logPath: '', sandboxPid: 'POD' });
+  t.true(args.includes('--mnt-volume=name=a-m0,kind=host,source=/srv/m,readOnly=false,propagation=rshared,target=/m'));
+  t.true(args.includes('--pid-namespace=private'));
+});
+
+test('the rkt commands of the server run without its NOTIFY_SOCKET', (t) => {
+  t.deepEqual(childEnv({ PATH: '/bin', NOTIFY_SOCKET: '/run/systemd/notify' }), { PATH: '/bin' });
+  t.deepEqual(childEnv({ PATH: '/bin' }), { PATH: '/bin' });
 });

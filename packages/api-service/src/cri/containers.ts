@@ -12,8 +12,11 @@ import { DEFAULT_CAPABILITIES, LINUX_CAPABILITIES } from '@rktnetes/schema';
 import type { PodRecord } from '../pods/view';
 import { containerKey, readPod, sandboxKey, type CriContext } from './context';
 import { alreadyExists, failedPrecondition, invalidArgument, notFound } from './grpc';
-import type { Capability, ContainerConfig, ContainerMessage, ContainerMetadata, ContainerState, KeyValue, LinuxContainerResources, Mount, StringMap } from './messages';
+import type { Capability, ContainerConfig, ContainerMessage, ContainerMetadata, ContainerState, KeyValue, LinuxContainerResources, Mount, NamespaceMode, StringMap } from './messages';
+import { containerPidFlags, mountPropagation } from './pod-settings';
+import { containerResources, recordedResources } from './resources';
 import { rktFailure } from './rkt';
+import { insecureOptionsFor, securityFlags } from './security';
 import { matchesLabels, sandboxState } from './sandboxes';
 import { newCriId, nowNs, type ContainerRecord, type SandboxRecord } from './state';
 
@@ -79,14 +82,14 @@ export function resourceFlags(r: LinuxContainerResources | null | undefined): st
 
 const envValue = (v: KeyValue['value']) => (Buffer.isBuffer(v) ? v.toString('utf8') : String(v ?? ''));
 
-/** The `--mnt-volume` flags of a container's mounts (host directories and files). */
+/** The `--mnt-volume` flags of a container's mounts (host directories and files), with their propagation ({@link mountPropagation}). */
 export function mountFlags(mounts: readonly Mount[], app: string): string[] {
   return mounts.map((m, i) => {
     if (m.image && m.image.image) throw invalidArgument(`mount ${m.container_path}: image volumes are not supported`);
     if (!isAbsolute(m.container_path ?? '')) throw invalidArgument(`mount container path ${JSON.stringify(m.container_path)} must be absolute`);
     if (!isAbsolute(m.host_path ?? '')) throw invalidArgument(`mount host path ${JSON.stringify(m.host_path)} must be absolute`);
     for (const p of [m.container_path, m.host_path]) if (p.includes(',')) throw invalidArgument(`mount path ${JSON.stringify(p)}: commas are not supported`);
-    return `--mnt-volume=name=${app}-m${i},kind=host,source=${m.host_path},readOnly=${m.readonly ? 'true' : 'false'},target=${m.container_path}`;
+    return `--mnt-volume=name=${app}-m${i},kind=host,source=${m.host_path},readOnly=${m.readonly ? 'true' : 'false'},propagation=${mountPropagation(m)},target=${m.container_path}`;
   });
 }
 
@@ -107,6 +110,8 @@ export interface AppAddInput {
   user?: string;
   group?: string;
   supplementaryGids?: readonly number[];
+  /** the sandbox's pid namespace option (a container may use the node's only when it does) */
+  sandboxPid?: NamespaceMode;
 }
 
 /** The arguments of `rkt app add` (after `app add`) for a container config. */
@@ -126,6 +131,8 @@ export function appAddArgs(config: ContainerConfig, input: AppAddInput): string[
   if (input.supplementaryGids?.length) args.push(`--supplementary-gids=${input.supplementaryGids.join(',')}`);
   if (sc?.readonly_rootfs) args.push('--readonly-rootfs=true');
   args.push(...capabilityFlags(sc?.capabilities, sc?.privileged ?? false));
+  args.push(...securityFlags(sc));
+  args.push(...containerPidFlags(sc?.namespace_options, input.sandboxPid));
   args.push(...resourceFlags(config.linux?.resources));
   if (config.tty) args.push('--stdin=tty', '--stdout=tty', '--stderr=tty');
   else if (config.stdin) args.push('--stdin=stream');
@@ -304,12 +311,13 @@ export async function createContainer(ctx: CriContext, req: { pod_sandbox_id: st
         logPath = isAbsolute(config.log_path) ? config.log_path : join(sandbox.logDirectory, config.log_path);
         if (!isAbsolute(logPath)) throw invalidArgument(`log path ${JSON.stringify(config.log_path)} is relative and the sandbox has no log directory`);
       }
-      const args = appAddArgs(config, { uuid: sandbox.podUuid, imageKey, app, logPath, ...(await identity(ctx, config, imageKey)) });
+      const args = appAddArgs(config, { uuid: sandbox.podUuid, imageKey, app, logPath, sandboxPid: sandbox.pidNamespace ?? 'POD', ...(await identity(ctx, config, imageKey)) });
       if (logPath) mkdirSync(dirname(logPath), { recursive: true, mode: 0o755 });
       // as other runtimes do: a missing host directory is created
       for (const m of config.mounts ?? []) if (!existsSync(m.host_path)) mkdirSync(m.host_path, { recursive: true, mode: 0o755 });
       const createdAt = nowNs();
-      await ctx.rkt.runOk(['app', 'add', ...args], `cannot create container ${meta.name}`, { timeoutMs: 300_000 });
+      const insecureOptions = insecureOptionsFor(config.linux?.security_context, ctx.rkt.opts.insecureOptions);
+      await ctx.rkt.runOk(['app', 'add', ...args], `cannot create container ${meta.name}`, { timeoutMs: 300_000, ...(insecureOptions ? { insecureOptions } : {}) });
       const digest = image.repoDigests[0];
       await ctx.state.putContainer({
         version: 1,
@@ -333,6 +341,7 @@ export async function createContainer(ctx: CriContext, req: { pod_sandbox_id: st
         logPath,
         mounts: (config.mounts ?? []).map((m) => ({ container_path: m.container_path, host_path: m.host_path, readonly: m.readonly, selinux_relabel: m.selinux_relabel ?? false, propagation: m.propagation ?? 'PROPAGATION_PRIVATE' })),
         memoryLimit: Number(config.linux?.resources?.memory_limit_in_bytes ?? 0),
+        resources: recordedResources(config.linux?.resources),
       });
       return { container_id: id };
     } finally {
@@ -428,6 +437,7 @@ export function containerStatus(ctx: CriContext, id: string, verbose: boolean) {
       message: st.message,
       mounts: rec.mounts,
       log_path: rec.logPath,
+      resources: containerResources(rec),
     },
     info,
   };

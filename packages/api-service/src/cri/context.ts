@@ -8,6 +8,7 @@ import type { CriImages } from './images';
 import type { KeyedLocks } from './locks';
 import type { Rkt } from './rkt';
 import type { CriState } from './state';
+import type { StreamingServer } from './streaming/server';
 
 /** Server-wide choices. */
 export interface CriSettings {
@@ -28,6 +29,8 @@ export interface CriContext {
   settings: CriSettings;
   /** sandbox and container names being created right now (ALREADY_EXISTS for a second one) */
   reserved: Set<string>;
+  /** the server the URLs of Exec, Attach and PortForward point to */
+  streaming?: StreamingServer;
   log?: Logger;
 }
 

@@ -7,6 +7,7 @@
  */
 import type * as GrpcModule from '@grpc/grpc-js';
 import { isRktError, oneLine, userError, usageError } from '@rktnetes/errors';
+import type { StreamSink } from '../grpc/server';
 import { GrpcCode, grpcStatusOf, type GrpcStatus } from '../grpc/status';
 
 /** Codes of errors raised by the CRI server that the shared mapping does not know. */
@@ -14,6 +15,7 @@ const CRI_CODES: Readonly<Record<string, GrpcStatus['code']>> = {
   'cri.already-exists': GrpcCode.ALREADY_EXISTS,
   'cri.deadline-exceeded': GrpcCode.DEADLINE_EXCEEDED,
   'cri.unimplemented': GrpcCode.UNIMPLEMENTED,
+  'cri.streaming-busy': GrpcCode.RESOURCE_EXHAUSTED,
 };
 
 /** The gRPC status of an error thrown by a CRI handler. */
@@ -56,4 +58,44 @@ export function criUnimplemented(rpc: string): GrpcModule.UntypedHandleCall {
     if (typeof callback === 'function') callback(status);
     else (call as GrpcModule.ServerWritableStream<unknown, unknown>).emit('error', status);
   }) as GrpcModule.UntypedHandleCall;
+}
+
+/**
+ * A server-streaming handler from an async function writing to a {@link StreamSink}: the call
+ * ends with OK when it resolves, with {@link criStatusOf} when it throws; the sink's signal is
+ * aborted when the client goes away.
+ */
+export function criServerStream<Req, Res>(fn: (request: Req, sink: StreamSink<Res>) => Promise<void>): GrpcModule.handleServerStreamingCall<Req, Res> {
+  return (call) => {
+    const abort = new AbortController();
+    const cancel = () => abort.abort();
+    call.on('cancelled', cancel);
+    call.on('close', cancel);
+    const sink: StreamSink<Res> = {
+      signal: abort.signal,
+      write(message) {
+        if (abort.signal.aborted || call.write(message)) return Promise.resolve();
+        return new Promise<void>((resolve) => {
+          const done = () => {
+            call.off('drain', done);
+            abort.signal.removeEventListener('abort', done);
+            resolve();
+          };
+          call.on('drain', done);
+          abort.signal.addEventListener('abort', done);
+        });
+      },
+    };
+    Promise.resolve()
+      .then(() => fn(call.request, sink))
+      .then(
+        () => {
+          if (!abort.signal.aborted) call.end();
+        },
+        (e: unknown) => {
+          if (!abort.signal.aborted) call.emit('error', criStatusOf(e));
+        },
+      )
+      .finally(() => abort.abort());
+  };
 }

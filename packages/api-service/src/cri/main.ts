@@ -9,6 +9,7 @@ import type { Logger } from '@rktnetes/log';
 import { activationSpecs, type ListenSpec } from '../listen';
 import { defaultRktPath } from './rkt';
 import { DEFAULT_CRI_SOCKET, type CriServiceOptions } from './server';
+import { parseHostPort } from './streaming/server';
 
 export const CRI_USAGE = `Usage:
   rkt-api-service cri [options]   serve the Kubernetes CRI (runtime.v1) on a unix socket
@@ -24,6 +25,9 @@ Options:
   --stage1-name NAME, --stage1-path PATH, --stage1-url URL, --stage1-hash HASH,
   --stage1-from-dir FILE    the stage1 of every pod sandbox (default rkt's)
   --sandbox-timeout SECONDS how long a new pod sandbox may take to become ready (default 120)
+  --streaming-address HOST:PORT
+                            where the streaming server (exec, attach, port-forward) listens
+                            (default 127.0.0.1:0: loopback, a free port)
   --debug                   debug output (also passed to rkt)
   --help                    this text
 
@@ -55,6 +59,7 @@ export function parseCriCli(argv: readonly string[], env: NodeJS.ProcessEnv = pr
         'user-config': { type: 'string' },
         'insecure-options': { type: 'string' },
         'sandbox-timeout': { type: 'string' },
+        'streaming-address': { type: 'string' },
         ...Object.fromEntries(STAGE1_FLAGS.map((f) => [f, { type: 'string' as const }])),
         debug: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
@@ -80,6 +85,8 @@ export function parseCriCli(argv: readonly string[], env: NodeJS.ProcessEnv = pr
     timeout = Number(str('sandbox-timeout'));
     if (!Number.isInteger(timeout) || timeout < 1 || timeout > 3600) throw usageError('cri.usage', `--sandbox-timeout: expected seconds from 1 to 3600, got "${str('sandbox-timeout')}"`);
   }
+  const streaming = str('streaming-address');
+  if (streaming !== undefined) parseHostPort(streaming);
   const rktPath = str('rkt-path') ?? defaultRktPath(env);
   const options: CriServiceOptions = {
     listen,
@@ -87,6 +94,7 @@ export function parseCriCli(argv: readonly string[], env: NodeJS.ProcessEnv = pr
     rktPath: rktPath ? resolve(rktPath) : '',
     insecureOptions: (str('insecure-options') ?? '').split(',').map((s) => s.trim()).filter((s) => s && s !== 'none'),
     debug: v.debug === true,
+    ...(streaming !== undefined ? { streamingAddress: streaming } : {}),
     settings: {
       stage1Args: stage1.map((f) => `--${f}=${str(f)}`),
       ...(timeout !== undefined ? { sandboxStartTimeoutMs: timeout * 1000 } : {}),
@@ -118,6 +126,7 @@ export async function criMain(argv: readonly string[], log: Logger): Promise<nev
     const { startCriService } = await import('./server');
     const svc = await startCriService({ ...cli.options, log });
     for (const a of svc.addresses) log.info(`listening on ${a}`);
+    log.info(`streaming on http://${svc.streamingAddress}`);
     let stopping = false;
     const stop = () => {
       if (stopping) process.exit(0);

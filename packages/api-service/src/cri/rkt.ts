@@ -54,6 +54,16 @@ export interface RunOptions {
 export const MAX_OUTPUT = 16 << 20;
 
 /**
+ * The environment of the rkt commands the server runs: its own, without `NOTIFY_SOCKET` — when
+ * systemd runs the server as a notify service, the pods it starts must not report their
+ * readiness to the server's unit (stage1-coreos forwards READY=1 to that socket).
+ */
+export function childEnv(env: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
+  const { NOTIFY_SOCKET: _notify, ...rest } = env;
+  return rest;
+}
+
+/**
  * The rkt next to this bundle (`packages/stage0/dist/rkt.mjs` in the repository and in an npm
  * install of the @rktnetes packages), else `rkt` on PATH. Undefined when there is none.
  */
@@ -109,7 +119,7 @@ export class Rkt {
     this.opts.log?.debug(`running rkt ${args.join(' ')}`);
     return new Promise((resolve, reject) => {
       // its own process group, so that a timeout kills what it started too (app exec's command)
-      const child = spawn(file, argv, { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+      const child = spawn(file, argv, { stdio: ['ignore', 'pipe', 'pipe'], detached: true, env: childEnv() });
       const out: Buffer[] = [];
       const err: Buffer[] = [];
       let outLen = 0;
@@ -166,7 +176,7 @@ export class Rkt {
     this.opts.log?.debug(`starting rkt ${args.join(' ')}`);
     const fd = openSync(logFile, 'a', 0o600);
     try {
-      const child = spawn(file, argv, { stdio: ['ignore', fd, fd], detached: true });
+      const child = spawn(file, argv, { stdio: ['ignore', fd, fd], detached: true, env: childEnv() });
       child.unref();
       return child;
     } finally {

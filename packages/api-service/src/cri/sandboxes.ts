@@ -13,6 +13,7 @@ import type { PodRecord } from '../pods/view';
 import { readPod, sandboxKey, type CriContext } from './context';
 import { alreadyExists, invalidArgument } from './grpc';
 import type { DNSConfig, NamespaceOption, PodSandboxConfig, PodSandboxMessage, PodSandboxState, PortMapping, StringMap } from './messages';
+import { cgroupParentFlags, sandboxPidFlags, sysctlFlags } from './pod-settings';
 import { killGroup } from './rkt';
 import { newCriId, nowNs, type SandboxRecord } from './state';
 
@@ -48,7 +49,8 @@ export function dnsFlags(dns: DNSConfig | null): string[] {
 /**
  * The arguments of `rkt app sandbox` for a sandbox config (after `app sandbox`): the uuid file,
  * the sandbox id annotation, host network or the default one, hostname, DNS, host ports, IPC
- * namespace, then the server's stage1 flags.
+ * namespace, sysctls, cgroup parent, pid namespace (pod-settings.ts), then the server's stage1
+ * flags.
  */
 export function sandboxArgs(config: PodSandboxConfig, id: string, uuidFile: string, stage1Args: readonly string[] = []): string[] {
   const args = [`--uuid-file-save=${uuidFile}`, `--annotation=${ANNOTATION_SANDBOX_ID}=${id}`];
@@ -63,6 +65,7 @@ export function sandboxArgs(config: PodSandboxConfig, id: string, uuidFile: stri
     }
   }
   if (config.linux?.security_context?.namespace_options?.ipc === 'NODE') args.push('--ipc=parent');
+  args.push(...sysctlFlags(config), ...cgroupParentFlags(config), ...sandboxPidFlags(config));
   args.push(...stage1Args);
   return args;
 }
@@ -104,6 +107,9 @@ function logTail(path: string): string {
   }
 }
 
+/** How often RunPodSandbox looks whether the new pod is ready (a few stat calls each time). */
+const READY_POLL_MS = 10;
+
 /** RunPodSandbox: starts the pod and waits until its supervisor is ready. */
 export async function runPodSandbox(ctx: CriContext, req: { config: PodSandboxConfig | null; runtime_handler: string }): Promise<{ pod_sandbox_id: string }> {
   const config = req.config;
@@ -137,6 +143,8 @@ export async function runPodSandbox(ctx: CriContext, req: { config: PodSandboxCo
         hostname: config.hostname,
         logDirectory: config.log_directory,
         hostNetwork: usesHostNetwork(config),
+        pidNamespace: config.linux?.security_context?.namespace_options?.pid ?? 'POD',
+        ipcNamespace: config.linux?.security_context?.namespace_options?.ipc ?? 'POD',
         portMappings: config.port_mappings ?? [],
         dns: config.dns_config,
       };
@@ -155,7 +163,7 @@ export async function runPodSandbox(ctx: CriContext, req: { config: PodSandboxCo
           if (pod && supervisorReady(pod)) break;
           if (exited !== undefined) throw systemError('cri.sandbox-start', `rkt app sandbox failed: ${logTail(logFile) || exited}`);
           if (Date.now() > deadline) throw systemError('cri.sandbox-start', `pod sandbox ${id} did not become ready in ${ctx.settings.sandboxStartTimeoutMs / 1000}s`);
-          await sleep(50);
+          await sleep(READY_POLL_MS);
         }
         rec.podUuid = uuid!;
         await ctx.state.putSandbox(rec);
@@ -231,8 +239,9 @@ export function sandboxState(rec: SandboxRecord, pod: PodRecord | undefined): Po
   return rec.stoppedAt === undefined && rec.podUuid !== '' && pod?.state === 'running' ? 'SANDBOX_READY' : 'SANDBOX_NOTREADY';
 }
 
-function namespaceOptions(rec: SandboxRecord): NamespaceOption {
-  return { network: rec.hostNetwork ? 'NODE' : 'POD', pid: 'POD', ipc: 'POD' };
+/** The namespace options of a sandbox as asked for when it was created. */
+export function namespaceOptions(rec: SandboxRecord): NamespaceOption {
+  return { network: rec.hostNetwork ? 'NODE' : 'POD', pid: rec.pidNamespace ?? 'POD', ipc: rec.ipcNamespace ?? 'POD' };
 }
 
 function podSandboxMessage(rec: SandboxRecord, pod: PodRecord | undefined): PodSandboxMessage {

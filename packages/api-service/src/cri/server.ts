@@ -17,6 +17,8 @@ import { KeyedLocks } from './locks';
 import { Rkt, type RktOptions } from './rkt';
 import { imageHandlers, implementation, runtimeHandlers } from './service';
 import { CriState } from './state';
+import { rktBackends } from './streaming/backends';
+import { StreamingServer } from './streaming/server';
 
 /** The kubelet's `--container-runtime-endpoint` for rktnetes is `unix://` + this. */
 export const DEFAULT_CRI_SOCKET = '/run/rkt/cri.sock';
@@ -25,10 +27,14 @@ export interface CriServiceOptions extends RktOptions {
   /** where to listen: unix sockets or systemd-passed fds */
   listen: readonly ListenSpec[];
   settings?: Partial<CriSettings>;
+  /** `HOST:PORT` of the streaming server (Exec, Attach, PortForward); default 127.0.0.1, any port */
+  streamingAddress?: string;
 }
 
 export interface RunningCriService {
   addresses: string[];
+  /** `host:port` of the streaming server */
+  streamingAddress: string;
   close(): Promise<void>;
 }
 
@@ -45,7 +51,7 @@ export async function criServiceDefinitions(): Promise<{ runtime: GrpcModule.Ser
 /**
  * Starts the CRI server: checks rkt, creates the store when the data directory has none (the
  * read-only image view needs its database), loads the records, listens. Throws `cri.rkt-missing`,
- * `cri.rkt-failed`, `api.listen`.
+ * `cri.rkt-failed`, `api.listen`, `cri.streaming-listen`.
  */
 export async function startCriService(opts: CriServiceOptions): Promise<RunningCriService> {
   if (!existsSync(opts.rktPath)) throw systemError('cri.rkt-missing', `rkt executable ${opts.rktPath} not found (use --rkt-path)`);
@@ -61,6 +67,11 @@ export async function startCriService(opts: CriServiceOptions): Promise<RunningC
     reserved: new Set(),
     ...(opts.log ? { log: opts.log } : {}),
   };
+  ctx.streaming = await StreamingServer.start({
+    ...(opts.streamingAddress !== undefined ? { address: opts.streamingAddress } : {}),
+    backends: rktBackends(ctx),
+    ...(opts.log ? { log: opts.log } : {}),
+  });
   const defs = await criServiceDefinitions();
   const server = await createGrpcServer(
     [
@@ -75,13 +86,16 @@ export async function startCriService(opts: CriServiceOptions): Promise<RunningC
   } catch (e) {
     for (const l of listeners) l.close();
     ctx.images.close();
+    await ctx.streaming.close();
     throw e;
   }
   for (const l of listeners) server.serve(l);
   return {
     addresses: listeners.map(describeListener),
+    streamingAddress: ctx.streaming.address,
     async close() {
       await server.close();
+      await ctx.streaming?.close();
       ctx.images.close();
     },
   };

@@ -7,10 +7,13 @@ import type * as GrpcModule from '@grpc/grpc-js';
 import { rktVersion } from '../version';
 import { createContainer, containerStatus, execSync, listContainers, removeContainer, startContainer, stopContainer } from './containers';
 import type { CriContext } from './context';
-import { criUnary, criUnimplemented, invalidArgument } from './grpc';
+import { withEvents } from './events';
+import { criServerStream, criUnary, criUnimplemented, invalidArgument } from './grpc';
 import { imageMessage } from './images';
+import { monitorHandlers, type ServerStreamHandler } from './monitor';
 import { pullImage, removeImage } from './pull';
 import { listPodSandbox, podSandboxStatus, removePodSandbox, runPodSandbox, stopPodSandbox } from './sandboxes';
+import { attachUrl, execUrl, portForwardUrl } from './streaming/requests';
 
 /** The CRI version this server speaks (VersionResponse.version, the kubelet API version). */
 export const CRI_VERSION = '0.1.0';
@@ -20,21 +23,11 @@ export const RUNTIME_API_VERSION = 'v1';
 
 /** RPCs deliberately answered with UNIMPLEMENTED for now. */
 export const NOT_YET = [
-  'Exec',
-  'Attach',
-  'PortForward',
-  'ContainerStats',
-  'ListContainerStats',
-  'PodSandboxStats',
-  'ListPodSandboxStats',
   'StreamContainerStats',
   'StreamPodSandboxStats',
   'StreamPodSandboxes',
   'StreamContainers',
   'StreamImages',
-  'GetContainerEvents',
-  'ReopenContainerLog',
-  'UpdateContainerResources',
   'UpdatePodSandboxResources',
   'CheckpointContainer',
   'ListMetricDescriptors',
@@ -42,7 +35,8 @@ export const NOT_YET = [
   'StreamPodSandboxMetrics',
 ] as const;
 
-type Handler = (req: any) => unknown;
+/** A unary handler (a function of the request) or a server-streaming one. */
+type Handler = ((req: any) => unknown) | ServerStreamHandler;
 
 /** A seconds field (int64 as text) as a number; INVALID_ARGUMENT when not an integer. */
 function seconds(v: unknown, field: string): number {
@@ -53,7 +47,10 @@ function seconds(v: unknown, field: string): number {
 
 /** RuntimeService handlers by method name. */
 export function runtimeHandlers(ctx: CriContext): Record<string, Handler> {
-  return {
+  const monitor = monitorHandlers(ctx);
+  const handlers: Record<string, Handler> = {
+    ...monitor.unary,
+    ...monitor.streaming,
     Version: () => ({ version: CRI_VERSION, runtime_name: RUNTIME_NAME, runtime_version: rktVersion(), runtime_api_version: RUNTIME_API_VERSION }),
     Status: (req: { verbose: boolean }) => ({
       status: {
@@ -84,7 +81,11 @@ export function runtimeHandlers(ctx: CriContext): Record<string, Handler> {
     ListContainers: (req) => listContainers(ctx, req.filter),
     ContainerStatus: (req: { container_id: string; verbose: boolean }) => containerStatus(ctx, req.container_id, req.verbose),
     ExecSync: (req) => execSync(ctx, req),
+    Exec: (req) => execUrl(ctx, req),
+    Attach: (req) => attachUrl(ctx, req),
+    PortForward: (req) => portForwardUrl(ctx, req),
   };
+  return withEvents(handlers, monitor.events);
 }
 
 /** ImageService handlers by method name. */
@@ -117,12 +118,17 @@ export function imageHandlers(ctx: CriContext): Record<string, Handler> {
   };
 }
 
-/** An implementation for `definition`: the handlers given, UNIMPLEMENTED for every other method. */
+/**
+ * An implementation for `definition`: the handlers given (unary ones for unary methods,
+ * {@link ServerStreamHandler}s for server-streaming ones), UNIMPLEMENTED for every other method.
+ */
 export function implementation(definition: GrpcModule.ServiceDefinition, handlers: Record<string, Handler>): GrpcModule.UntypedServiceImplementation {
   const impl: GrpcModule.UntypedServiceImplementation = {};
   for (const [name, method] of Object.entries(definition)) {
     const h = handlers[name];
-    impl[name] = h && !method.responseStream && !method.requestStream ? criUnary(h) : criUnimplemented(name);
+    if (typeof h === 'function' && !method.responseStream && !method.requestStream) impl[name] = criUnary(h);
+    else if (h && typeof h === 'object' && method.responseStream && !method.requestStream) impl[name] = criServerStream(h.serverStream);
+    else impl[name] = criUnimplemented(name);
   }
   return impl;
 }

@@ -20,7 +20,8 @@ import { writeFileAtomic } from '@rktnetes/common';
 import { systemError } from '@rktnetes/errors';
 import type { Logger } from '@rktnetes/log';
 import { invalidArgument, notFound } from './grpc';
-import type { ContainerMetadata, DNSConfig, ImageSpec, Mount, PodSandboxMetadata, PortMapping, StringMap } from './messages';
+import type { LinuxResources } from './resources';
+import type { ContainerMetadata, DNSConfig, ImageSpec, Mount, NamespaceMode, PodSandboxMetadata, PortMapping, StringMap } from './messages';
 
 /** Version of the record format, written in every record. */
 export const STATE_VERSION = 1;
@@ -40,6 +41,9 @@ export interface SandboxRecord {
   hostname: string;
   logDirectory: string;
   hostNetwork: boolean;
+  /** the pid and IPC namespace options asked for (absent in records made before) */
+  pidNamespace?: NamespaceMode;
+  ipcNamespace?: NamespaceMode;
   portMappings: PortMapping[];
   dns: DNSConfig | null;
   /** set once StopPodSandbox stopped the pod */
@@ -70,6 +74,8 @@ export interface ContainerRecord {
   mounts: Mount[];
   /** the memory limit given, bytes (0: none) */
   memoryLimit: number;
+  /** the Linux resources given at creation, merged with every UpdateContainerResources (absent in records made before) */
+  resources?: LinuxResources;
   /** set when StopContainer (or a sandbox stop) asked it to stop */
   stopRequestedAt?: string;
 }
