@@ -80,7 +80,9 @@ function spdy(url, protocols) {
   });
 }
 
-const drainedOnce = (s) => new Promise((r) => (s.readableEnded || s.destroyed ? r() : (s.once('end', r), s.once('close', r), s.resume())));
+// spdy-transport's streams are readable-stream 2: no readableEnded
+const hasEnded = (s) => s.readableEnded || s._readableState?.endEmitted || s.destroyed;
+const drainedOnce = (s) => new Promise((r) => (hasEnded(s) ? r() : (s.once('end', r), s.once('close', r), s.resume())));
 
 /** Exec `cmd` through the RPC and a SPDY session; resolves with stdout and the status. */
 async function spdyExec(cid, cmd) {

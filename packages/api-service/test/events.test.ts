@@ -29,7 +29,7 @@ function listen(c: ReturnType<typeof apiClient>, filter: object = {}) {
   });
   stream.on('end', () => (ended = true));
   stream.on('error', () => (ended = true));
-  const until = async (pred: () => boolean, what: string, ms = 8000) => {
+  const until = async (pred: () => boolean, what: string, ms = 20_000) => {
     const deadline = Date.now() + ms;
     while (!pred()) {
       if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; got ${JSON.stringify(events.map((e) => e.type))}`);

@@ -142,7 +142,8 @@ export async function spdyCommand(url: string, o: CommandOptions = {}): Promise<
 }
 
 function ended(s: Duplex | undefined): Promise<void> {
-  if (!s || s.readableEnded || s.destroyed) return Promise.resolve();
+  // spdy-transport's streams are readable-stream 2 objects: no readableEnded
+  if (!s || s.readableEnded || (s as unknown as { _readableState?: { endEmitted?: boolean } })._readableState?.endEmitted || s.destroyed) return Promise.resolve();
   return new Promise((resolve) => {
     s.once('end', resolve);
     s.once('close', resolve);
