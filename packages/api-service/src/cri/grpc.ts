@@ -7,7 +7,7 @@
  */
 import type * as GrpcModule from '@grpc/grpc-js';
 import { isRktError, oneLine, userError, usageError } from '@rktnetes/errors';
-import type { StreamSink } from '../grpc/server';
+import { serverStream, unary, type StreamSink } from '../grpc/server';
 import { GrpcCode, grpcStatusOf, type GrpcStatus } from '../grpc/status';
 
 /** Codes of errors raised by the CRI server that the shared mapping does not know. */
@@ -41,14 +41,7 @@ export const failedPrecondition = (message: string) => userError('cri.failed-pre
 
 /** A unary handler from an async function; errors end the call with {@link criStatusOf}. */
 export function criUnary<Req, Res>(fn: (request: Req) => Promise<Res> | Res): GrpcModule.handleUnaryCall<Req, Res> {
-  return (call, callback) => {
-    Promise.resolve()
-      .then(() => fn(call.request))
-      .then(
-        (res) => callback(null, res),
-        (e: unknown) => callback(criStatusOf(e)),
-      );
-  };
+  return unary(fn, criStatusOf);
 }
 
 /** A handler (unary or streaming) that answers UNIMPLEMENTED, naming the RPC. */
@@ -66,36 +59,5 @@ export function criUnimplemented(rpc: string): GrpcModule.UntypedHandleCall {
  * aborted when the client goes away.
  */
 export function criServerStream<Req, Res>(fn: (request: Req, sink: StreamSink<Res>) => Promise<void>): GrpcModule.handleServerStreamingCall<Req, Res> {
-  return (call) => {
-    const abort = new AbortController();
-    const cancel = () => abort.abort();
-    call.on('cancelled', cancel);
-    call.on('close', cancel);
-    const sink: StreamSink<Res> = {
-      signal: abort.signal,
-      write(message) {
-        if (abort.signal.aborted || call.write(message)) return Promise.resolve();
-        return new Promise<void>((resolve) => {
-          const done = () => {
-            call.off('drain', done);
-            abort.signal.removeEventListener('abort', done);
-            resolve();
-          };
-          call.on('drain', done);
-          abort.signal.addEventListener('abort', done);
-        });
-      },
-    };
-    Promise.resolve()
-      .then(() => fn(call.request, sink))
-      .then(
-        () => {
-          if (!abort.signal.aborted) call.end();
-        },
-        (e: unknown) => {
-          if (!abort.signal.aborted) call.emit('error', criStatusOf(e));
-        },
-      )
-      .finally(() => abort.abort());
-  };
+  return serverStream(fn, criStatusOf);
 }

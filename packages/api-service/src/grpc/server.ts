@@ -53,19 +53,17 @@ export async function createGrpcServer(services: readonly ServiceRegistration[],
   };
 }
 
-/** The error object grpc-js turns into a status. */
-function serviceError(e: unknown): Partial<GrpcModule.StatusObject> {
-  return grpcStatusOf(e);
-}
+/** Maps what a handler threw to the status the call ends with. */
+export type StatusMapper = (e: unknown) => Partial<GrpcModule.StatusObject>;
 
-/** A unary handler from an async function of the request. */
-export function unary<Req, Res>(fn: (request: Req) => Promise<Res> | Res): GrpcModule.handleUnaryCall<Req, Res> {
+/** A unary handler from an async function of the request; a throw ends it with `toStatus(e)`. */
+export function unary<Req, Res>(fn: (request: Req) => Promise<Res> | Res, toStatus: StatusMapper = grpcStatusOf): GrpcModule.handleUnaryCall<Req, Res> {
   return (call, callback) => {
     Promise.resolve()
       .then(() => fn(call.request))
       .then(
         (res) => callback(null, res),
-        (e: unknown) => callback(serviceError(e)),
+        (e: unknown) => callback(toStatus(e)),
       );
   };
 }
@@ -80,9 +78,9 @@ export interface StreamSink<Res> {
 
 /**
  * A server-streaming handler from an async function: the call ends with OK when it resolves,
- * with the mapped status when it throws, and its signal is aborted when the client goes away.
+ * with `toStatus(e)` when it throws, and its signal is aborted when the client goes away.
  */
-export function serverStream<Req, Res>(fn: (request: Req, sink: StreamSink<Res>) => Promise<void>): GrpcModule.handleServerStreamingCall<Req, Res> {
+export function serverStream<Req, Res>(fn: (request: Req, sink: StreamSink<Res>) => Promise<void>, toStatus: StatusMapper = grpcStatusOf): GrpcModule.handleServerStreamingCall<Req, Res> {
   return (call) => {
     const abort = new AbortController();
     const cancel = () => abort.abort();
@@ -111,7 +109,7 @@ export function serverStream<Req, Res>(fn: (request: Req, sink: StreamSink<Res>)
           if (!abort.signal.aborted) call.end();
         },
         (e: unknown) => {
-          if (!abort.signal.aborted) call.emit('error', serviceError(e));
+          if (!abort.signal.aborted) call.emit('error', toStatus(e));
         },
       )
       .finally(() => abort.abort());
