@@ -160,10 +160,19 @@ it('a sandbox in the node\'s pid namespace', async (t: ExecutionContext) => {
   const { client } = env!;
   const { id: sb } = await runSandbox({ metadata: metadata('hostpid'), linux: { security_context: ns({ pid: 'NODE' }) } });
   t.is((await client.runtime('PodSandboxStatus', { pod_sandbox_id: sb })).status.linux.namespaces.options.pid, 'NODE');
-  const c = await runContainer(sb, { metadata: { name: 'c' }, command: ['sh', '-c', 'exec sleep 600'], linux: { security_context: ns({ pid: 'NODE' }) } });
-  const pid = Number((await exec(c, ['pidof', 'sleep'])).out.trim().split(/\s+/)[0]);
-  t.true(pid > 1);
-  t.regex(readFileSync(`/proc/${pid}/cmdline`, 'utf8'), /^sleep.600/, 'the pid is a host pid');
+  // a duration no other test uses: in the node's pid namespace every host process is visible
+  const c = await runContainer(sb, { metadata: { name: 'c' }, command: ['sh', '-c', 'exec sleep 6017'], linux: { security_context: ns({ pid: 'NODE' }) } });
+  const seen = (await exec(c, ['pidof', 'sleep'])).out.trim().split(/\s+/).map(Number);
+  const cmdline = (p: number) => {
+    try {
+      return readFileSync(`/proc/${p}/cmdline`, 'utf8');
+    } catch {
+      return ''; // another test's sleep that ended meanwhile
+    }
+  };
+  const pid = seen.find((p) => /^sleep.6017/.test(cmdline(p))) ?? 0;
+  t.true(pid > 1, `pidof sleep in the container: ${seen.join(' ')}`);
+  t.regex(readFileSync(`/proc/${pid}/cmdline`, 'utf8'), /^sleep.6017/, 'the pid is a host pid');
   t.is(readFileSync(`/proc/${pid}/status`, 'utf8').match(/^NSpid:(.*)$/m)?.[1]?.trim().split(/\s+/).length, 1);
   await client.runtime('StopPodSandbox', { pod_sandbox_id: sb });
   t.true(existsSync('/proc/1'));
