@@ -18,6 +18,7 @@ import { layoutFor, openStore, type ImageInfo, type Store } from '@rktnetes/stor
 import { invalidArgument } from './grpc';
 import type { ImageMessage } from './messages';
 import { formatReference, lookupKey, parseImageReference, repositoryOf, tryParseImageReference, type ImageReference } from './reference';
+import { dirUsage } from './stats';
 
 /** Annotations stage0 writes on images converted from Docker/OCI configs (docs/store.md). */
 export const ANNOTATION_DOCKER_IMAGE_ID = 'appc.io/docker/imageid';
@@ -249,34 +250,8 @@ export class CriImages {
 
   private async walkUsage() {
     const root = join(this.dataDir, 'cas');
-    let bytes = 0n;
-    let inodes = 0n;
-    const seen = new Set<bigint>();
-    const walk = async (dir: string): Promise<void> => {
-      let entries;
-      try {
-        entries = await fsp.readdir(dir, { withFileTypes: true });
-      } catch {
-        return;
-      }
-      for (const e of entries) {
-        const p = join(dir, e.name);
-        try {
-          const st = await fsp.lstat(p, { bigint: true });
-          if (st.nlink > 1n) {
-            if (seen.has(st.ino)) continue;
-            seen.add(st.ino);
-          }
-          inodes++;
-          bytes += st.blocks * 512n;
-          if (e.isDirectory()) await walk(p);
-        } catch {
-          // vanished while walking
-        }
-      }
-    };
-    await walk(root);
-    return { timestamp: BigInt(Date.now()) * 1_000_000n, mountpoint: root, bytes, inodes };
+    const u = (await dirUsage(root)) ?? { bytes: 0n, inodes: 0n };
+    return { timestamp: BigInt(Date.now()) * 1_000_000n, mountpoint: root, ...u };
   }
 
   close(): void {
