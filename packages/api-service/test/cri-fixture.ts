@@ -6,13 +6,12 @@
  * teardown.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
+import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import * as loader from '@grpc/proto-loader';
-import { buildOciLayout, runCommand, runCommandOk, tmpDir, type OciLayoutOptions } from '@rktnetes/testkit';
+import { buildOciLayout, pushLayout, runCommand, stopChild, tmpDir, type OciLayoutOptions, type Registry } from '@rktnetes/testkit';
 import { BIN, ensureBuilt } from './helpers/server';
 
 const PKG = fileURLToPath(new URL('..', import.meta.url));
@@ -24,88 +23,13 @@ interface Teardownable {
   teardown(fn: () => unknown): void;
 }
 
-/** A free loopback TCP port. */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as net.AddressInfo).port;
-      srv.close(() => resolve(port));
-    });
-  });
-}
+export { freePort, startRegistry, type Registry } from '@rktnetes/testkit';
 
-function stopChild(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-    child.once('exit', () => {
-      clearTimeout(timer);
-      resolve();
-    });
-    child.kill('SIGTERM');
-  });
-}
-
-async function waitPort(port: number, child: ChildProcess, log: () => string): Promise<void> {
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`docker-registry exited with ${child.exitCode}: ${log()}`);
-    const ok = await new Promise<boolean>((resolve) => {
-      const s = net.connect(port, '127.0.0.1', () => {
-        s.destroy();
-        resolve(true);
-      });
-      s.once('error', () => resolve(false));
-    });
-    if (ok) return;
-    if (Date.now() > deadline) throw new Error(`docker-registry on 127.0.0.1:${port} did not start: ${log()}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
-/** A running registry: `127.0.0.1:PORT`. */
-export interface Registry {
-  host: string;
-  stop(): Promise<void>;
-}
-
-/** Starts `docker-registry serve` (plain http) on a free loopback port, with htpasswd when `creds` are given. */
-export async function startRegistry(t: Teardownable, creds?: { user: string; password: string }): Promise<Registry> {
-  const dir = await tmpDir('cri-registry', t);
-  const storage = join(dir, 'storage');
-  mkdirSync(storage);
-  const port = await freePort();
-  const lines = ['version: 0.1', 'log:', '  level: error', '  accesslog:', '    disabled: true', 'storage:', '  filesystem:', `    rootdirectory: ${storage}`, '  delete:', '    enabled: true', 'http:', `  addr: 127.0.0.1:${port}`];
-  if (creds) {
-    const r = await runCommandOk('htpasswd', ['-Bbn', creds.user, creds.password]);
-    writeFileSync(join(dir, 'htpasswd'), r.stdout);
-    lines.push('auth:', '  htpasswd:', '    realm: cri-test', `    path: ${join(dir, 'htpasswd')}`);
-  }
-  writeFileSync(join(dir, 'config.yml'), `${lines.join('\n')}\n`);
-  const child = spawn('docker-registry', ['serve', join(dir, 'config.yml')], { stdio: ['ignore', 'ignore', 'pipe'] });
-  let log = '';
-  child.stderr?.on('data', (d: Buffer) => {
-    if (log.length < 8192) log += d.toString();
-  });
-  const stop = () => stopChild(child);
-  t.teardown(stop);
-  await waitPort(port, child, () => log);
-  return { host: `127.0.0.1:${port}`, stop };
-}
-
-/** Builds an OCI layout and pushes it with skopeo as `<registry>/<name>` for every name; returns the manifest digest skopeo wrote. */
-export async function pushImage(t: Teardownable, registry: Registry, names: string[], layout: OciLayoutOptions, creds?: { user: string; password: string }): Promise<void> {
+/** Builds an OCI layout and pushes it with skopeo as `<registry>/<name>` for every name. */
+export async function pushImage(t: Teardownable, registry: Pick<Registry, 'host'>, names: string[], layout: OciLayoutOptions, creds?: { user: string; password: string }): Promise<void> {
   const dir = await tmpDir('cri-oci', t);
   await buildOciLayout(dir, { ...layout, ref: 'src' });
-  for (const name of names) {
-    const args = ['copy', '--dest-tls-verify=false', '--preserve-digests', '--retry-times', '2'];
-    if (creds) args.push('--dest-creds', `${creds.user}:${creds.password}`);
-    args.push(`oci:${dir}:src`, `docker://${registry.host}/${name}`);
-    const r = await runCommand('skopeo', args, { timeoutMs: 120_000 });
-    if (r.code !== 0) throw new Error(`skopeo ${args.join(' ')} failed: ${r.stderr}`);
-  }
+  for (const name of names) await pushLayout(registry, dir, 'src', name, creds ? { creds } : {});
 }
 
 /** A running CRI server child. */
@@ -142,7 +66,7 @@ export async function startCri(t: Teardownable, extra: string[] = [], reuse?: Cr
     });
     child.once('exit', (code) => reject(new Error(`CRI server exited with ${code}: ${err}`)));
   });
-  const stop = () => stopChild(child);
+  const stop = () => stopChild(child, 10_000);
   t.teardown(stop);
   return { socket, dataDir, configDir, child, stderr: () => err, stop };
 }

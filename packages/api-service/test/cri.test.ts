@@ -41,7 +41,7 @@ test.before(async () => {
   if (!enabled) return;
   const check = await leakCheck({ cgroupRoots: ['/sys/fs/cgroup'] });
   const registry = await startRegistry(hooks);
-  const privateRegistry = await startRegistry(hooks, CREDS);
+  const privateRegistry = await startRegistry(hooks, { htpasswd: CREDS });
   await pushImage(hooks, registry, ['test/busybox:1.0', 'test/busybox:latest', 'test/busybox:extra'], busybox({ User: 'user' }));
   await pushImage(hooks, registry, ['test/numeric:1'], busybox({ User: '1003:1004', Labels: { n: '1' } }));
   await pushImage(hooks, registry, ['test/pod:1'], busybox());

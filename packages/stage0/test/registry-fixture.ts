@@ -5,13 +5,11 @@
  * optionally demanding bearer tokens from its own token endpoint), and the built rkt CLI.
  * Everything is stopped in teardown; nothing leaves loopback.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
-import net from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { buildOciLayout, runCommand, runCommandOk, tmpDir, type OciLayoutOptions } from '@rktnetes/testkit';
+import { buildOciLayout, freePort, pushLayout, runCommand, tmpDir, type OciLayoutOptions, type PushOptions, type Registry } from '@rktnetes/testkit';
 
 export const RKT = fileURLToPath(new URL('../dist/rkt.mjs', import.meta.url));
 
@@ -19,120 +17,7 @@ interface Teardownable {
   teardown(fn: () => unknown): void;
 }
 
-/** A free loopback TCP port. */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as net.AddressInfo).port;
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
-/** A running registry. */
-export interface Registry {
-  /** `127.0.0.1:PORT` */
-  host: string;
-  port: number;
-  /** root of the registry's filesystem storage */
-  storage: string;
-  /** `https` for a TLS registry */
-  scheme: 'http' | 'https';
-  /** path of a blob's data in the storage */
-  blobData(digest: string): string;
-  stop(): Promise<void>;
-}
-
-export interface RegistryOptions {
-  /** require these credentials (htpasswd, bcrypt) */
-  htpasswd?: { user: string; password: string };
-  /** serve TLS with a self-signed certificate for 127.0.0.1 */
-  tls?: boolean;
-}
-
-async function waitReady(scheme: string, port: number, child: ChildProcess, log: () => string): Promise<void> {
-  const deadline = Date.now() + 20_000;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`docker-registry exited with ${child.exitCode}: ${log()}`);
-    const ok = await new Promise<boolean>((resolve) => {
-      const s = net.connect(port, '127.0.0.1', () => {
-        s.destroy();
-        resolve(true);
-      });
-      s.once('error', () => resolve(false));
-    });
-    if (ok) return;
-    if (Date.now() > deadline) throw new Error(`docker-registry on ${scheme}://127.0.0.1:${port} did not start: ${log()}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
-function stopChild(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
-    child.once('exit', () => {
-      clearTimeout(timer);
-      resolve();
-    });
-    child.kill('SIGTERM');
-  });
-}
-
-/** Starts `docker-registry serve` on a free loopback port; stopped at teardown. */
-export async function startRegistry(t: Teardownable, opts: RegistryOptions = {}): Promise<Registry> {
-  const dir = await tmpDir('registry', t);
-  const storage = join(dir, 'storage');
-  mkdirSync(storage);
-  const port = await freePort();
-  const lines = ['version: 0.1', 'log:', '  level: error', '  accesslog:', '    disabled: true', 'storage:', '  filesystem:', `    rootdirectory: ${storage}`, '  delete:', '    enabled: true', 'http:', `  addr: 127.0.0.1:${port}`];
-  if (opts.tls) {
-    await runCommandOk('openssl', [
-      'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'),
-      '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1',
-    ]);
-    lines.push('  tls:', `    certificate: ${join(dir, 'cert.pem')}`, `    key: ${join(dir, 'key.pem')}`);
-  }
-  if (opts.htpasswd) {
-    const r = await runCommandOk('htpasswd', ['-Bbn', opts.htpasswd.user, opts.htpasswd.password]);
-    writeFileSync(join(dir, 'htpasswd'), r.stdout);
-    lines.push('auth:', '  htpasswd:', '    realm: rkt-test', `    path: ${join(dir, 'htpasswd')}`);
-  }
-  writeFileSync(join(dir, 'config.yml'), `${lines.join('\n')}\n`);
-  const child = spawn('docker-registry', ['serve', join(dir, 'config.yml')], { stdio: ['ignore', 'ignore', 'pipe'] });
-  let log = '';
-  child.stderr?.on('data', (d: Buffer) => {
-    if (log.length < 8192) log += d.toString();
-  });
-  const stop = () => stopChild(child);
-  t.teardown(stop);
-  const scheme = opts.tls ? 'https' : 'http';
-  await waitReady(scheme, port, child, () => log);
-  return {
-    host: `127.0.0.1:${port}`,
-    port,
-    storage,
-    scheme,
-    blobData: (digest) => {
-      const hex = digest.split(':')[1] ?? '';
-      return join(storage, 'docker/registry/v2/blobs/sha256', hex.slice(0, 2), hex, 'data');
-    },
-    stop,
-  };
-}
-
-/** Options of {@link push}. */
-export interface PushOptions {
-  /** `--all`: copy every platform of an index */
-  all?: boolean;
-  /** `--format v2s2`: convert to Docker schema 2 manifests (and manifest lists) */
-  dockerFormat?: boolean;
-  /** `--preserve-digests` (keeps uncompressed and zstd layers as they are) */
-  preserve?: boolean;
-  creds?: { user: string; password: string };
-}
+export { freePort, pushLayout, startRegistry, type PushOptions, type Registry, type RegistryOptions } from '@rktnetes/testkit';
 
 /** Builds an OCI layout and pushes it with skopeo to `registry` as `name:tag`. */
 export async function pushImage(t: Teardownable, registry: Registry, name: string, layout: OciLayoutOptions, opts: PushOptions = {}): Promise<Awaited<ReturnType<typeof buildOciLayout>>> {
@@ -140,18 +25,6 @@ export async function pushImage(t: Teardownable, registry: Registry, name: strin
   const built = await buildOciLayout(dir, { ...layout, ref: 'src' });
   await pushLayout(registry, dir, 'src', name, opts);
   return built;
-}
-
-/** Pushes `layoutDir:ref` to `registry` as `name` (`repo:tag`). */
-export async function pushLayout(registry: Registry, layoutDir: string, ref: string, name: string, opts: PushOptions = {}): Promise<void> {
-  const args = ['copy', '--dest-tls-verify=false', '--retry-times', '2'];
-  if (opts.all) args.push('--all');
-  if (opts.dockerFormat) args.push('--format', 'v2s2');
-  if (opts.preserve ?? !opts.dockerFormat) args.push('--preserve-digests');
-  if (opts.creds) args.push('--dest-creds', `${opts.creds.user}:${opts.creds.password}`);
-  args.push(`oci:${layoutDir}:${ref}`, `docker://${registry.host}/${name}`);
-  const r = await runCommand('skopeo', args, { timeoutMs: 120_000 });
-  if (r.code !== 0) throw new Error(`skopeo ${args.join(' ')} failed: ${r.stderr}`);
 }
 
 /** A request seen by the {@link startProxy} proxy. */

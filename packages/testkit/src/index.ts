@@ -15,4 +15,5 @@ export * from './pgp';
 export * from './gpg';
 export * from './privileged';
 export * from './leaks';
+export * from './registry';
 export * from './stub-stage1/image';
