@@ -3,8 +3,8 @@
  * holds pod directory locks the way a running stage1 does.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdir, utimes, writeFile } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { mkdir, rename, utimes, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
   appInfoManifestPath,
@@ -67,9 +67,11 @@ export async function writePod(dataDir: string, spec: PodSpec): Promise<WrittenP
   await ensurePodsDirs(dataDir);
   const uuid = spec.uuid ?? newPodUUID();
   const path = podDir(dataDir, spec.state, uuid);
-  await mkdir(path, { mode: 0o750 });
-  if (spec.state === 'embryo' || spec.noManifest) return { uuid, path };
-  await writePodFiles(path, spec, { manifest: true, run: spec.state === 'run' || spec.state === 'exited-garbage' });
+  // written aside and renamed into place: a watcher never sees the directory half written
+  const staging = join(dataDir, '.test-staging', uuid);
+  await mkdir(staging, { recursive: true, mode: 0o750 });
+  if (spec.state !== 'embryo' && !spec.noManifest) await writePodFiles(staging, spec, { manifest: true, run: spec.state === 'run' || spec.state === 'exited-garbage' });
+  await rename(staging, path);
   return { uuid, path };
 }
 
