@@ -8,11 +8,10 @@
 // Everything runs inside a private network namespace made for the benchmark (bridges, veths and
 // nat rules never touch the machine's own); the images are fetched once beforehand.
 // Usage: sudo node bench/kvm-net-start.mjs [runs=5]   (build first: stage0 and stage1-kvm)
-import { spawn, spawnSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { REPO, RKT, check, childrenCpuMs, fmt, isRoot, leftovers, requireBuilt, runOnce, since, stats, table, workspace, writeBusyboxAci } from './lib.mjs';
+import { REPO, RKT, check, childrenCpuMs, fmt, isRoot, leftovers, requireBuilt, since, stats, table, netnsWorkspace, writeBusyboxAci } from './lib.mjs';
 
 const STAGE1_KVM = join(REPO, 'packages/stage1-kvm/dist/stage1-kvm.aci');
 const runs = Number(process.argv[2] ?? 5);
@@ -20,14 +19,8 @@ const MODES = ['default', 'none'];
 if (!isRoot()) throw new Error('needs root (network namespaces, mounts, tap devices)');
 requireBuilt(RKT, STAGE1_KVM);
 
-const ns = `rkt-bench-${randomBytes(3).toString('hex')}`;
-const nsPath = `/run/netns/${ns}`;
-const env = { ...process.env };
-delete env.NODE_EXTRA_CA_CERTS;
-const ws = workspace('kvm-net-start');
+const { ns, env, ws, inNs, rkt, create, destroy } = netnsWorkspace('kvm-net-start');
 const image = writeBusyboxAci(join(ws.dir, 'echo.aci'), { name: 'example.com/bench-kvm-echo', exec: ['/bin/echo', 'started'] });
-const inNs = (args) => ['--net=' + nsPath, '--', process.execPath, ...ws.argv(args)];
-const rkt = (args) => runOnce('nsenter', inNs(args), { env });
 
 /** One `rkt run`: ms to the first byte on stdout and to the exit, and its CPU time. */
 function timedRun(net) {
@@ -48,8 +41,7 @@ function timedRun(net) {
 }
 
 try {
-  check(runOnce('ip', ['netns', 'add', ns]), 'ip netns add');
-  check(runOnce('ip', ['-n', ns, 'link', 'set', 'lo', 'up']), 'lo up');
+  create();
   check(rkt(['fetch', '--insecure-options=image', image, STAGE1_KVM]), 'rkt fetch');
   const samples = Object.fromEntries(MODES.map((m) => [m, { first: [], total: [], gc: [], cpu: [] }]));
   for (let i = -1; i < runs; i++) {
@@ -76,6 +68,6 @@ try {
   if (left.length) console.log(`\nLEFT BEHIND:\n${left.join('\n')}`);
 } finally {
   rkt(['gc', '--grace-period=0s']);
-  spawnSync('ip', ['netns', 'del', ns]);
+  destroy();
   ws.cleanup();
 }

@@ -2,6 +2,7 @@
 // throw-away rkt workspaces, busybox images, process/memory inspection and leak checks for the
 // scale benchmarks. Nothing here loads TypeScript unless asked (`loadPackages`).
 import { spawn, spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { chmodSync, closeSync, copyFileSync, existsSync, mkdirSync, openSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -196,6 +197,34 @@ export function workspace(name, { root } = {}) {
     rkt: (args, opts) => runOnce(process.execPath, argv(args), opts),
     rktAsync: (args, opts) => runAsync(process.execPath, argv(args), opts),
     cleanup: () => rmSync(dir, { recursive: true, force: true }),
+  };
+}
+
+/**
+ * A workspace whose rkt runs inside a private network namespace (so pod networks stay off the
+ * host's), without the CA bundle: `ns`, `nsPath`, `env`, `ws` (see workspace), `inNs(args)` the
+ * nsenter argv running rkt with `args` there, `rkt(args)` running it synchronously, `create()`
+ * (the namespace with lo up) and `destroy()`.
+ */
+export function netnsWorkspace(name) {
+  const ns = `rkt-bench-${randomBytes(3).toString('hex')}`;
+  const nsPath = `/run/netns/${ns}`;
+  const env = { ...process.env };
+  delete env.NODE_EXTRA_CA_CERTS;
+  const ws = workspace(name);
+  const inNs = (args) => ['--net=' + nsPath, '--', process.execPath, ...ws.argv(args)];
+  return {
+    ns,
+    nsPath,
+    env,
+    ws,
+    inNs,
+    rkt: (args) => runOnce('nsenter', inNs(args), { env }),
+    create() {
+      check(runOnce('ip', ['netns', 'add', ns]), 'ip netns add');
+      check(runOnce('ip', ['-n', ns, 'link', 'set', 'lo', 'up']), 'lo up');
+    },
+    destroy: () => spawnSync('ip', ['netns', 'del', ns]),
   };
 }
 

@@ -7,24 +7,17 @@
 // Everything runs inside a private network namespace made for the benchmark (bridges, veths and
 // nat rules never touch the machine's own); the images are fetched once beforehand.
 // Usage: sudo node bench/net-start.mjs [runs=15]   (build first: stage0 and stage1-coreos)
-import { spawn, spawnSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { spawn } from 'node:child_process';
 import { join } from 'node:path';
-import { STAGE1_COREOS, RKT, check, fmt, isRoot, leftovers, requireBuilt, runOnce, since, stats, table, workspace, writeBusyboxAci } from './lib.mjs';
+import { STAGE1_COREOS, RKT, check, fmt, isRoot, leftovers, requireBuilt, since, stats, table, netnsWorkspace, writeBusyboxAci } from './lib.mjs';
 
 const runs = Number(process.argv[2] ?? 15);
 const MODES = ['default', 'none', 'host'];
 if (!isRoot()) throw new Error('needs root (network namespaces, cgroups, mounts)');
 requireBuilt(RKT, STAGE1_COREOS);
 
-const ns = `rkt-bench-${randomBytes(3).toString('hex')}`;
-const nsPath = `/run/netns/${ns}`;
-const env = { ...process.env };
-delete env.NODE_EXTRA_CA_CERTS;
-const ws = workspace('net-start');
+const { ns, env, ws, inNs, rkt, create, destroy } = netnsWorkspace('net-start');
 const image = writeBusyboxAci(join(ws.dir, 'echo.aci'), { name: 'example.com/bench-echo', exec: ['/bin/echo', 'started'] });
-const inNs = (args) => ['--net=' + nsPath, '--', process.execPath, ...ws.argv(args)];
-const rkt = (args) => runOnce('nsenter', inNs(args), { env });
 
 /** One `rkt run`: ms to the first byte on stdout and to the exit. */
 function timedRun(net) {
@@ -40,8 +33,7 @@ function timedRun(net) {
 }
 
 try {
-  check(runOnce('ip', ['netns', 'add', ns]), 'ip netns add');
-  check(runOnce('ip', ['-n', ns, 'link', 'set', 'lo', 'up']), 'lo up');
+  create();
   check(rkt(['fetch', '--insecure-options=image', image, STAGE1_COREOS]), 'rkt fetch');
   const samples = Object.fromEntries(MODES.map((m) => [m, { first: [], total: [], gc: [] }]));
   for (let i = -1; i < runs; i++) {
@@ -69,6 +61,6 @@ try {
   if (left.length) console.log(`\nLEFT BEHIND:\n${left.join('\n')}`);
 } finally {
   rkt(['gc', '--grace-period=0s']);
-  spawnSync('ip', ['netns', 'del', ns]);
+  destroy();
   ws.cleanup();
 }

@@ -22,34 +22,21 @@ import {
   podHierarchies,
   requestedEndpoints,
   resizeFrame,
-  type InitApp,
 } from '@rktnetes/stage1-coreos';
-import { preparePod, readPid, runEntrypoint, startPod, waitFor, type TestPod } from './helpers/pod';
+import { preparePod, readPid, runEntrypoint, sampleInitApp, startPod, waitFor, type TestPod } from './helpers/pod';
 
 const it = testIf(test, isRoot() && hasBusybox(), 'needs root and busybox-static');
 
 // ------------------------------------------------------------------------------ unit checks
 
-const sampleApp: InitApp = {
-  name: 'web',
-  root: '/opt/stage2/web/rootfs',
+const sampleApp = sampleInitApp({
   cgroups: ['/sys/fs/cgroup/memory/rkt-x/web/cgroup.procs'],
-  masks: [],
-  readOnly: [],
-  workdir: '/',
-  uid: 0,
-  gid: 0,
-  groups: [],
-  bounding: [0],
-  inheritable: [],
-  ambient: [],
-  noNewPrivs: false,
   env: [['PATH', '/bin']],
   argv: ['/bin/sh', '-c', 'echo hi'],
   stdio: ['stream', 'log', 'log'],
   stdinOnce: true,
   extLog: '/rkt/log-ext/web/0.log',
-};
+});
 
 test('an app spec is one app section with the stdio keys', (t) => {
   const text = formatAppSpec(sampleApp);

@@ -21,34 +21,17 @@ import {
   sharedGraftArgv,
   withCgroupParent,
   type Hierarchy,
-  type InitApp,
 } from '@rktnetes/stage1-coreos';
 import { MNT_DETACH, MS_BIND, MS_REC, MS_SHARED, MS_PRIVATE, realSys, type MountInfo } from '@rktnetes/sys';
 import { assertNoLeaks, busyboxImage, hasBusybox, isRoot, leakCheck, parseProbeOutput, testIf, tmpDir } from '@rktnetes/testkit';
 import { spawnSync } from 'node:child_process';
-import { preparePod, readPid, runAndGc, runEntrypoint, startPod, waitFor, type TestPod } from './helpers/pod';
+import { preparePod, readPid, runAndGc, runEntrypoint, sampleInitApp, startPod, waitFor, type TestPod } from './helpers/pod';
 
 const it = testIf(test, isRoot() && hasBusybox(), 'needs root and busybox-static');
 
 // ------------------------------------------------------------------------------ unit checks
 
-const app: InitApp = {
-  name: 'web',
-  root: '/opt/stage2/web/rootfs',
-  cgroups: [],
-  masks: [],
-  readOnly: [],
-  workdir: '/',
-  uid: 0,
-  gid: 0,
-  groups: [],
-  bounding: [0],
-  inheritable: [],
-  ambient: [],
-  noNewPrivs: false,
-  env: [],
-  argv: ['/bin/true'],
-};
+const app = sampleInitApp();
 
 test('the init spec carries the pid mode, the sysctls and the apps\' pid namespaces', (t) => {
   const text = formatInitSpec({

@@ -13,6 +13,7 @@ import { appDir, newPodUUID, podDir, podManifestPath, stage1ImagePath, stage1Roo
 import { type PodManifestInput, podManifest, serializePodManifest } from '@rktnetes/schema';
 import { realSys } from '@rktnetes/sys';
 import { type BusyboxImageOptions, assertNoLeaks, busyboxImage, leakCheck, tmpDir } from '@rktnetes/testkit';
+import type { InitApp } from '@rktnetes/stage1-coreos';
 
 const PKG = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 /** The stage1 image the tests run (built on demand). */
@@ -206,4 +207,26 @@ export async function runAndGc(
   t.is(gc.code, 0, `gc failed: ${gc.stderr}`);
   await assertNoLeaks(t, check);
   return r;
+}
+
+/** An init spec app for unit checks of the spec format: root, no capabilities but one, `/bin/true`; `over` replaces fields. */
+export function sampleInitApp(over: Partial<InitApp> = {}): InitApp {
+  return {
+    name: 'web',
+    root: '/opt/stage2/web/rootfs',
+    cgroups: [],
+    masks: [],
+    readOnly: [],
+    workdir: '/',
+    uid: 0,
+    gid: 0,
+    groups: [],
+    bounding: [0],
+    inheritable: [],
+    ambient: [],
+    noNewPrivs: false,
+    env: [],
+    argv: ['/bin/true'],
+    ...over,
+  };
 }
