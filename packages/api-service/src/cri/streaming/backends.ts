@@ -207,20 +207,36 @@ export function rktBackends(ctx: RktBackendContext): StreamBackends {
     });
   }
 
-  /** After the child exited: the rest of the terminal's output, until EIO or a quiet moment. */
+  /**
+   * After the child exited: the rest of the terminal's output, until EIO (every slave fd closed)
+   * or a quiet moment (something in the pod kept the terminal). A quiet timer can fire in the
+   * same loop turn as output that is already waiting, when the loop was busy: the decision is
+   * taken one poll phase later (setImmediate), after that output was read.
+   */
   async function drainTerminal(master: PtyMaster): Promise<void> {
     await new Promise<void>((resolve) => {
-      let quiet = setTimeout(done, 100);
+      let seen = 0;
+      let finished = false;
+      const quietCheck = () => {
+        const before = seen;
+        setImmediate(() => {
+          if (seen === before) done();
+        });
+      };
+      let quiet = setTimeout(quietCheck, 250);
       const cap = setTimeout(done, OUTPUT_GRACE_MS);
       function done() {
+        if (finished) return;
+        finished = true;
         clearTimeout(quiet);
         clearTimeout(cap);
         master.off('data', onData);
         resolve();
       }
       function onData() {
+        seen++;
         clearTimeout(quiet);
-        quiet = setTimeout(done, 100);
+        quiet = setTimeout(quietCheck, 250);
       }
       master.on('data', onData);
       master.once('end', done);
