@@ -169,9 +169,7 @@ export async function runPodSandbox(ctx: CriContext, req: { config: PodSandboxCo
         await ctx.state.putSandbox(rec);
       } catch (e) {
         killGroup(child);
-        uuid ??= readUuid(uuidFile);
-        if (uuid) await removePod(ctx, uuid).catch((err: unknown) => ctx.log?.warn(`cannot clean up pod ${uuid}: ${(err as Error).message}`));
-        await ctx.state.deleteSandbox(id);
+        await abandonStart(ctx, rec, uuidFile);
         throw e;
       }
       ctx.log?.debug(`pod sandbox ${id} is pod ${uuid}`);
@@ -180,6 +178,27 @@ export async function runPodSandbox(ctx: CriContext, req: { config: PodSandboxCo
       ctx.reserved.delete(`sandbox/${name}`);
     }
   });
+}
+
+/**
+ * Cleans up after a RunPodSandbox that failed: removes the pod it made (if any) and forgets the
+ * sandbox. When the pod cannot be removed, the record is kept, stopped and naming the pod, so
+ * that the sandbox stays listed (NOTREADY) and RemovePodSandbox retries, as containerd keeps a
+ * sandbox whose cleanup failed: a pod nobody knows about would never be removed.
+ */
+async function abandonStart(ctx: CriContext, rec: SandboxRecord, uuidFile: string): Promise<void> {
+  // the supervisor was killed: what it wrote is final
+  const uuid = rec.podUuid || readUuid(uuidFile);
+  if (uuid) {
+    try {
+      await removePod(ctx, uuid);
+    } catch (err) {
+      ctx.log?.warn(`cannot clean up pod ${uuid} of the failed pod sandbox ${rec.id}, kept for RemovePodSandbox: ${(err as Error).message}`);
+      await ctx.state.putSandbox({ ...rec, podUuid: uuid, stoppedAt: rec.stoppedAt ?? nowNs() });
+      return;
+    }
+  }
+  await ctx.state.deleteSandbox(rec.id);
 }
 
 /** Stops a running pod: `rkt stop`, then `--force` when it did not stop in time; waits until it is no longer running. */
@@ -210,10 +229,16 @@ async function removePod(ctx: CriContext, uuid: string): Promise<void> {
   }
 }
 
-/** StopPodSandbox: stops the pod (its apps with it); idempotent. */
+/**
+ * StopPodSandbox: stops the pod (its apps with it); idempotent. The record is read again once
+ * the sandbox's lock is held: a RemovePodSandbox that ran meanwhile reclaimed everything (no
+ * error, and nothing written back), a RunPodSandbox that ran meanwhile named the pod.
+ */
 export async function stopPodSandbox(ctx: CriContext, id: string): Promise<void> {
-  const rec = ctx.state.sandbox(id);
-  await ctx.locks.exclusive(sandboxKey(rec.id), async () => {
+  const { id: full } = ctx.state.sandbox(id);
+  await ctx.locks.exclusive(sandboxKey(full), async () => {
+    const rec = ctx.state.findSandbox(full);
+    if (rec?.id !== full) return;
     const now = nowNs();
     for (const c of ctx.state.containersOf(rec.id)) {
       if (c.stopRequestedAt === undefined) await ctx.state.putContainer({ ...c, stopRequestedAt: now });
@@ -223,12 +248,20 @@ export async function stopPodSandbox(ctx: CriContext, id: string): Promise<void>
   });
 }
 
-/** RemovePodSandbox: stops and removes the pod and forgets it and its containers; idempotent. */
+/**
+ * RemovePodSandbox: stops and removes the pod and forgets it and its containers; idempotent.
+ * The record is read again under the sandbox's lock (another removal may have run); its pod is
+ * the one the record names, else the one `rkt app sandbox` saved in the sandbox's uuid file (a
+ * server stopped while the sandbox started never recorded it).
+ */
 export async function removePodSandbox(ctx: CriContext, id: string): Promise<void> {
-  const rec = ctx.state.findSandbox(id);
-  if (!rec) return;
-  await ctx.locks.exclusive(sandboxKey(rec.id), async () => {
-    if (rec.podUuid) await removePod(ctx, rec.podUuid);
+  const found = ctx.state.findSandbox(id);
+  if (!found) return;
+  await ctx.locks.exclusive(sandboxKey(found.id), async () => {
+    const rec = ctx.state.findSandbox(found.id);
+    if (rec?.id !== found.id) return;
+    const uuid = rec.podUuid || readUuid(join(ctx.state.sandboxDir(rec.id), 'uuid'));
+    if (uuid) await removePod(ctx, uuid);
     for (const c of ctx.state.containersOf(rec.id)) await ctx.state.deleteContainer(c.id);
     await ctx.state.deleteSandbox(rec.id);
   });

@@ -3,7 +3,14 @@
  * `<dataDir>/cri/`, written atomically (temp file + rename), loaded into memory at start.
  * The records map CRI ids to rkt pod uuids and app names and keep what rkt has no place for
  * (CRI metadata, labels, annotations, log paths, creation times). The server is their only
- * writer.
+ * writer; its calls serialise per sandbox and per container (locks.ts), so each record has one
+ * writer at a time.
+ *
+ * A sandbox record is written before its pod is started (without the pod uuid), so that a
+ * server that dies while a sandbox starts finds it again: at load, such a record takes the pod
+ * uuid `rkt app sandbox` saved in the sandbox's `uuid` file. A removed sandbox's directory is
+ * first renamed into `tmp/` (a removal cut short never leaves a directory without its record),
+ * and what such a removal or a cut-short write left behind is deleted at load.
  *
  *   <dataDir>/cri/sandboxes/<id>/sandbox.json   SandboxRecord
  *   <dataDir>/cri/sandboxes/<id>/uuid           the pod uuid (rkt app sandbox --uuid-file-save)
@@ -13,10 +20,10 @@
  *   <dataDir>/cri/tmp/                          short-lived files (pull credentials)
  */
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import { join } from 'node:path';
-import { writeFileAtomic } from '@rktnetes/common';
+import { writeFileAtomic, writeFileAtomicSync } from '@rktnetes/common';
 import { systemError } from '@rktnetes/errors';
 import type { Logger } from '@rktnetes/log';
 import { invalidArgument, notFound } from './grpc';
@@ -92,6 +99,9 @@ export function nowNs(): string {
 
 const ID_PATTERN = /^[0-9a-f]{1,64}$/;
 
+/** Names of removed sandbox directories in `tmp/`. */
+const REMOVED_PREFIX = 'removed-sandbox-';
+
 /** The in-memory index of the records, kept in sync with their files. */
 export class CriState {
   readonly root: string;
@@ -111,14 +121,69 @@ export class CriState {
         throw systemError('cri.state', `cannot create ${d}`, { cause: e });
       }
     }
+    for (const name of readdirSync(this.tmpDir())) {
+      if (name.startsWith(REMOVED_PREFIX)) this.discard(join(this.tmpDir(), name));
+    }
     for (const id of readdirSync(join(this.root, 'sandboxes'))) {
       const rec = this.load<SandboxRecord>(join(this.sandboxDir(id), 'sandbox.json'));
-      if (rec && rec.id === id) this.sandboxes.set(id, rec);
+      if (rec && rec.id === id) this.sandboxes.set(id, this.recovered(rec));
+      else if (!rec) this.strayDirectory(id);
+      this.discardTemporaries(this.sandboxDir(id));
     }
     for (const name of readdirSync(join(this.root, 'containers'))) {
       if (!name.endsWith('.json')) continue;
       const rec = this.load<ContainerRecord>(join(this.root, 'containers', name));
       if (rec && `${rec.id}.json` === name) this.containers.set(rec.id, rec);
+    }
+    this.discardTemporaries(join(this.root, 'containers'));
+  }
+
+  /** A record of a sandbox whose start a previous server did not see through, with the uuid of its pod. */
+  private recovered(rec: SandboxRecord): SandboxRecord {
+    if (rec.podUuid) return rec;
+    let uuid = '';
+    try {
+      uuid = readFileSync(join(this.sandboxDir(rec.id), 'uuid'), 'utf8').trim();
+    } catch {
+      // rkt app sandbox never got as far as making a pod
+    }
+    if (!uuid) return rec;
+    const out = { ...rec, podUuid: uuid };
+    try {
+      writeFileAtomicSync(join(this.sandboxDir(rec.id), 'sandbox.json'), `${JSON.stringify(out, null, 2)}\n`, 0o600);
+    } catch (e) {
+      this.log?.warn(`cannot record pod ${uuid} of pod sandbox ${rec.id}: ${(e as Error).message}`);
+    }
+    this.log?.info(`pod sandbox ${rec.id} was being started by a previous server: its pod is ${uuid}`);
+    return out;
+  }
+
+  /**
+   * A sandbox directory without a record: the record write was cut short (nothing else there),
+   * deleted; with a pod uuid in it (nothing writes that without a record first), kept and logged.
+   */
+  private strayDirectory(id: string): void {
+    const dir = this.sandboxDir(id);
+    if (existsSync(join(dir, 'uuid'))) this.log?.warn(`sandbox directory ${dir} has a pod uuid but no record: left alone`);
+    else this.discard(dir);
+  }
+
+  /** Deletes the temporary files a write cut short left in `dir` (see writeFileAtomic). */
+  private discardTemporaries(dir: string): void {
+    let names: string[];
+    try {
+      names = readdirSync(dir);
+    } catch {
+      return;
+    }
+    for (const name of names) if (name.startsWith('.') && name.includes('.tmp-')) this.discard(join(dir, name));
+  }
+
+  private discard(path: string): void {
+    try {
+      rmSync(path, { recursive: true, force: true });
+    } catch (e) {
+      this.log?.warn(`cannot remove ${path}: ${(e as Error).message}`);
     }
   }
 
@@ -200,10 +265,17 @@ export class CriState {
     this.sandboxes.set(rec.id, rec);
   }
 
-  /** Forgets a sandbox: its record and its directory. */
+  /** Forgets a sandbox: its record and its directory (renamed aside, then deleted). */
   async deleteSandbox(id: string): Promise<void> {
     this.sandboxes.delete(id);
-    await fsp.rm(this.sandboxDir(id), { recursive: true, force: true });
+    const aside = join(this.tmpDir(), `${REMOVED_PREFIX}${id}-${randomBytes(4).toString('hex')}`);
+    try {
+      await fsp.rename(this.sandboxDir(id), aside);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return;
+      throw systemError('cri.state', `cannot remove the directory of pod sandbox ${id}`, { cause: e });
+    }
+    await fsp.rm(aside, { recursive: true, force: true });
   }
 
   async putContainer(rec: ContainerRecord): Promise<void> {
