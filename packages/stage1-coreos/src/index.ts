@@ -35,6 +35,7 @@ export { planNetwork, networkMode, readNetnsFile, releaseNetwork, type NetworkPl
 export { resolveInRoot, ensureMountTarget } from './run/rootfs';
 export { writeRuntimeConfig, readRuntimeConfig, type RuntimeConfig } from './run/runtime-config';
 export { hostNotifySocket, podNotifyAddress, supportsSystemdNotify, setNotifySocket, ANNOTATION_SUPPORTS_SYSTEMD_NOTIFY, ENV_NOTIFY_SOCKET, NOTIFY_ADDRESS_PATH } from './run/notify';
+export { podSelinux, selinuxOfSpec, withMountContext, isSelinuxLabel, type PodSelinux } from './run/selinux';
 export { formatInitSpec, formatAppSpec, escapeSpecValue, unescapeSpecValue, INIT_SPEC_VERSION, type InitSpec, type InitApp, type StdioMode } from './run/spec';
 export * from './mutable/index';
 export { appMounts, volumeSource, prepareEmptyVolume, type AppMount } from './run/volumes';

@@ -36,6 +36,12 @@
  * With `userns <shift> <count>` in the spec (--private-users) the pod runs in a user namespace of
  * its own, and `init idmap <shift> <count> <op>...` is run's helper that checks and mounts the
  * apps' roots idmapped: see "User namespace" below.
+ *
+ * With `selinux-context <label>` in the spec (stage0 found SELinux on the host) every process
+ * started for an app (the app, its event handlers, `init exec` commands) is given that label
+ * at exec through /proc/self/attr/exec, and fails as an app whose setup failed when it cannot
+ * be; `selinux-mount-context` labels the tmpfs that mask directories. Without them
+ * /proc/self/attr is never touched: see "SELinux" below.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -65,6 +71,7 @@
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <sys/un.h>
+#include <sys/vfs.h>
 #include <sys/wait.h>
 #include <termios.h>
 #include <time.h>
@@ -132,6 +139,8 @@ static struct {
 	struct strv cg_join, cg_move, cg_write, cg_dir;
 	/* sysctls: path below /proc/sys, value, ... */
 	struct strv sysctl;
+	/* SELinux: label of the app processes, of the init's mounts; se_on: the host has SELinux */
+	char *se_ctx, *se_mount_ctx; int se_on;
 	/* PID 1's own pid namespace, to come back to after forking an app into a new one */
 	int pidns_fd;
 	int *cg_dirfd;
@@ -233,6 +242,8 @@ static int parse(char *buf, struct app *one, char *err, size_t errlen) {
 			else if (!strcmp(key, "cg-dir")) push(&S.cg_dir, v);
 			else if (!strcmp(key, "notify")) N.host = v;
 			else if (!strcmp(key, "notify-pod")) N.pod = v;
+			else if (!strcmp(key, "selinux-context")) S.se_ctx = *v ? v : NULL;
+			else if (!strcmp(key, "selinux-mount-context")) S.se_mount_ctx = *v ? v : NULL;
 			else if (!strcmp(key, "userns")) { if (sscanf(v, "%u %u", &US.shift, &US.count) != 2 || !US.count) { snprintf(err, errlen, "invalid userns %s", v); return -1; } US.on = 1; }
 			else { snprintf(err, errlen, "unknown spec key %s", key); return -1; }
 			continue;
@@ -355,7 +366,8 @@ static int cover_path(int rfd, const char *path, const char *null) {
 	if (null && S_ISDIR(st.st_mode)) {
 		int fs = syscall(SYS_fsopen, "tmpfs", FSOPEN_CLOEXEC);
 		if (fs < 0) goto out;
-		if (!syscall(SYS_fsconfig, fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0))
+		if ((!S.se_mount_ctx || !syscall(SYS_fsconfig, fs, FSCONFIG_SET_STRING, "context", S.se_mount_ctx, 0))
+		    && !syscall(SYS_fsconfig, fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0))
 			m = syscall(SYS_fsmount, fs, FSMOUNT_CLOEXEC, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC);
 		int e = errno; close(fs); errno = e;
 	} else if (null) m = syscall(SYS_open_tree, AT_FDCWD, null, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
@@ -452,6 +464,54 @@ static void apply_creds(struct app *a, struct sock_filter *prog, int n) {
 	if (prog && !early) install_seccomp(prog, n);
 }
 
+/* ------------------------------------------------------------------------------------------
+ * SELinux (spec key `selinux-context`). The label is written to /proc/self/attr/exec, which the
+ * kernel applies at the next execve (libselinux's setexeccon), in the process about to exec,
+ * before its credentials change and its seccomp filter is installed. On a host without
+ * SELinux, /proc/self/attr/exec belongs to no LSM or to another one (AppArmor reads
+ * `exec <profile>` there), so the label is only written where selinuxfs is mounted on the host
+ * (S.se_on, seen before pivot_root); elsewhere the process fails, naming the label: a pod meant
+ * to be confined never runs unconfined.
+ */
+
+#ifndef SELINUX_MAGIC
+#define SELINUX_MAGIC 0xf97cff8c
+#endif
+/* selinuxfs at /sys/fs/selinux: the kernel runs SELinux (it registers no selinuxfs otherwise) */
+static int selinux_enabled(void) {
+	struct statfs sf;
+	return !statfs("/sys/fs/selinux", &sf) && (unsigned long)sf.f_type == SELINUX_MAGIC;
+}
+/* In the process of app `app` before its exec: the pod's label for that exec, if it has one. */
+static void set_exec_label(const char *app) {
+	if (!S.se_ctx) return;
+	errno = 0;
+	check(!S.se_on, "app %s: cannot set SELinux label %s: SELinux is not enabled on this host (no selinuxfs at /sys/fs/selinux)", app, S.se_ctx);
+	int fd = open("/proc/self/attr/exec", O_WRONLY | O_CLOEXEC);
+	check(fd < 0, "app %s: cannot set SELinux label %s: open /proc/self/attr/exec", app, S.se_ctx);
+	size_t n = strlen(S.se_ctx);
+	errno = 0;
+	check(write(fd, S.se_ctx, n) != (ssize_t)n, "app %s: cannot set SELinux label %s: write /proc/self/attr/exec", app, S.se_ctx);
+	close(fd);
+	dbg("app %s: SELinux label %s at exec", app, S.se_ctx);
+}
+/* The value of pod key `key` in the spec text `buf` (left as it is), unescaped, or NULL. */
+static char *spec_pod_value(const char *buf, const char *key) {
+	size_t kl = strlen(key);
+	for (const char *line = buf; line && *line;) {
+		const char *next = strchr(line, '\n');
+		size_t len = next ? (size_t)(next - line) : strlen(line);
+		if (!strncmp(line, "app ", 4)) break; /* pod keys come first */
+		if (len > kl && !strncmp(line, key, kl) && line[kl] == ' ') {
+			char *v = strndup(line + kl + 1, len - kl - 1);
+			if (!v) { errno = 0; die("out of memory"); }
+			return unescape(v);
+		}
+		line = next ? next + 1 : NULL;
+	}
+	return NULL;
+}
+
 /*
  * In an app with a pid namespace of its own (its PID 1), after pivot_root: the pod's /proc
  * (and the masks below it) replaced by a /proc of the app's namespace, masked and made
@@ -505,6 +565,7 @@ static void exec_app(struct app *a, char **argv) {
 			if (fd > 2) close(fd);
 		}
 	} else if (!S.interactive) { int fd = open("/dev/null", O_RDONLY); check(fd < 0 || dup2(fd, 0) < 0, "open /dev/null"); close(fd); }
+	set_exec_label(a->name);
 	apply_creds(a, prog, n);
 	execve(argv[0], argv, a->env.v ? a->env.v : (char *[]){ NULL });
 	die("app %s: exec %s", a->name, argv[0]);
@@ -1802,7 +1863,16 @@ static int exec_in_app(int argc, char **argv) {
 	/* the app's spec: its own file in a mutable pod, else the pod's */
 	snprintf(path, sizeof path, "/proc/%s/root/rkt/spec/%s", pod, name);
 	char *spec = slurp(path);
-	if (!spec) { snprintf(path, sizeof path, "/proc/%s/root/rkt/init.spec", pod); spec = slurp(path); }
+	if (spec) {
+		/* a mutable pod's app: the pod's SELinux label is in the pod's spec */
+		snprintf(path, sizeof path, "/proc/%s/root/rkt/init.spec", pod);
+		char *pod_spec = slurp(path);
+		check(!pod_spec, "read %s", path);
+		S.se_ctx = spec_pod_value(pod_spec, "selinux-context");
+		if (S.se_ctx && !*S.se_ctx) S.se_ctx = NULL;
+		free(pod_spec);
+		snprintf(path, sizeof path, "/proc/%s/root/rkt/spec/%s", pod, name);
+	} else { snprintf(path, sizeof path, "/proc/%s/root/rkt/init.spec", pod); spec = slurp(path); }
 	check(!spec, "read %s", path);
 	S.stage1 = "/"; /* a per-app spec has no pod keys */
 	if (parse(spec, NULL, err, sizeof err)) { errno = 0; die("%s: %s", path, err); }
@@ -1810,6 +1880,8 @@ static int exec_in_app(int argc, char **argv) {
 	for (int i = 0; i < S.napps && !a; i++) if (!strcmp(S.apps[i].name, name)) a = &S.apps[i];
 	errno = 0;
 	check(!a, "no app %s in %s", name, path);
+	/* the host's view, before the pod's mount namespace */
+	if (S.se_ctx) S.se_on = selinux_enabled();
 	struct sock_filter *prog = NULL;
 	if (a->seccomp) { snprintf(path, sizeof path, "/proc/%s/root%s", pod, a->seccomp); prog = load_seccomp(path, &n); }
 	for (int i = 0; i < 6; i++) {
@@ -1838,6 +1910,7 @@ static int exec_in_app(int argc, char **argv) {
 		check(fchdir(root) || chroot("."), "enter the root of process %s", pid);
 		close(root);
 		check(chdir(a->workdir), "chdir %s", a->workdir);
+		set_exec_label(name);
 		apply_creds(a, prog, n);
 		extern char **environ;
 		environ = a->env.v ? a->env.v : (char *[]){ NULL };
@@ -1862,6 +1935,8 @@ int main(int argc, char **argv) {
 	check(!spec, "read %s", argv[1]);
 	if (parse(spec, NULL, err, sizeof err)) { errno = 0; die("%s: %s", argv[1], err); }
 	read_last_cap();
+	/* the host's view, before pivot_root: inherited by PID 1 and every app process */
+	if (S.se_ctx) S.se_on = selinux_enabled();
 	notify_open_host();
 	snprintf(buf, sizeof buf, "%d", getpid());
 	for (int i = 0; i < S.cg_join.n; i++) check(write_str(S.cg_join.v[i], buf), "join cgroup %s", S.cg_join.v[i]);

@@ -23,8 +23,9 @@ import { prepareApp } from '../run/app';
 import { graftSharedAndClose, openMountNamespace } from '../run/graft';
 import { checkBindPropagation, enterPrivateMountNamespace, setupAppFs, volumeBinds } from '../run/mounts';
 import { networkMode } from '../run/network';
-import { hostsBinds, initApp, INIT_PATH, METADATA_URL_PATH, metadataServicePort, metadataUrlFor } from '../run/run';
+import { hostsBinds, initApp, INIT_PATH, INIT_SPEC_PATH, METADATA_URL_PATH, metadataServicePort, metadataUrlFor } from '../run/run';
 import { NOTIFY_ADDRESS_PATH, setNotifySocket, supportsSystemdNotify } from '../run/notify';
+import { selinuxOfSpec } from '../run/selinux';
 import { formatAppSpec } from '../run/spec';
 import { createAppCgroups } from './cgroups';
 import { ctlCall } from './control';
@@ -131,7 +132,9 @@ export async function appAdd(argv: readonly string[], ctx: CrossingContext): Pro
   // rshared volumes are cloned from this namespace, after the app's root is in the pod
   const hostNs = binds.some((b) => b.propagation === 'rshared') ? openMountNamespace() : undefined;
   enterPrivateMountNamespace(sys);
-  const shared = setupAppFs(sys, { name, root: app.root, binds: [...binds, ...etc], readOnlyRootFS: app.readOnlyRootFS });
+  // the pod's SELinux mount label (from its init spec) on the app's /dev mounts, as run gives them
+  const { mountContext } = selinuxOfSpec(readFileSync(join(s1, INIT_SPEC_PATH), 'utf8'));
+  const shared = setupAppFs(sys, { name, root: app.root, binds: [...binds, ...etc], readOnlyRootFS: app.readOnlyRootFS, ...(mountContext ? { mountContext } : {}) });
   graft(s1, pid1, grafts, ctx.debug);
   graftSharedAndClose(join(s1, INIT_PATH), pid1, hostNs, shared, s1, ctx.debug);
   await ctlCall(pod, `add ${name}`);

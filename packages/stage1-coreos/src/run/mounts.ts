@@ -31,6 +31,7 @@ import {
   type Sys,
 } from '@rktnetes/sys';
 import { ensureMountTarget, ensureParentInRoot, statInRoot } from './rootfs';
+import { withMountContext } from './selinux';
 import { type AppMount, prepareEmptyVolume } from './volumes';
 
 /** A bind mount into an app: a volume, or a file stage1 provides (hostname, hosts, resolv.conf). */
@@ -131,6 +132,8 @@ export interface AppFsSpec {
   console?: string;
   /** host gid owning the app's pseudo-terminals (devpts `gid=`; default 5, `tty`) */
   ttyGid?: number;
+  /** SELinux label of the app's /dev, /dev/pts and /dev/shm (`context=`; none when absent) */
+  mountContext?: string;
 }
 
 /** Character devices every app gets in its /dev: name, major, minor (OS-SPEC + tty, as rkt). */
@@ -169,7 +172,8 @@ export function bindSelf(sys: Sys, dir: string): void {
 
 function setupDev(sys: Sys, spec: AppFsSpec): void {
   const dev = ensureMountTarget(spec.root, '/dev', 'dir');
-  sys.mount('tmpfs', dev, 'tmpfs', MS_NOSUID | MS_STRICTATIME, 'mode=755,size=65536k');
+  const ctx = spec.mountContext;
+  sys.mount('tmpfs', dev, 'tmpfs', MS_NOSUID | MS_STRICTATIME, withMountContext('mode=755,size=65536k', ctx));
   for (const [name, ma, mi] of APP_DEVICES) {
     const p = join(dev, name);
     sys.mknod(p, S_IFCHR | 0o666, makedev(ma, mi));
@@ -177,9 +181,9 @@ function setupDev(sys: Sys, spec: AppFsSpec): void {
   }
   for (const [name, target] of APP_DEV_LINKS) symlinkSync(target, join(dev, name));
   mkdirSync(join(dev, 'pts'), { mode: 0o755 });
-  sys.mount('devpts', join(dev, 'pts'), 'devpts', MS_NOSUID | MS_NOEXEC, `newinstance,ptmxmode=0666,mode=0620,gid=${spec.ttyGid ?? 5}`);
+  sys.mount('devpts', join(dev, 'pts'), 'devpts', MS_NOSUID | MS_NOEXEC, withMountContext(`newinstance,ptmxmode=0666,mode=0620,gid=${spec.ttyGid ?? 5}`, ctx));
   mkdirSync(join(dev, 'shm'), { mode: 0o1777 });
-  sys.mount('shm', join(dev, 'shm'), 'tmpfs', MS_NOSUID | MS_NODEV | MS_NOEXEC, 'mode=1777,size=65536k');
+  sys.mount('shm', join(dev, 'shm'), 'tmpfs', MS_NOSUID | MS_NODEV | MS_NOEXEC, withMountContext('mode=1777,size=65536k', ctx));
   if (spec.console) {
     const c = ensureMountTarget(spec.root, '/dev/console', 'file');
     sys.mount(spec.console, c, null, MS_BIND);
@@ -216,7 +220,8 @@ function ensureMtab(root: string): void {
 
 /**
  * Sets up one app's root: bound onto itself, /dev (a tmpfs with {@link APP_DEVICES},
- * {@link APP_DEV_LINKS}, a new devpts instance, /dev/shm, /dev/console), empty /proc and /sys
+ * {@link APP_DEV_LINKS}, a new devpts instance, /dev/shm, /dev/console; the three mounts
+ * labelled with the pod's SELinux mount label when it has one), empty /proc and /sys
  * mount points for the init, the binds in order, /etc/mtab, and finally the read-only remount of
  * the root when asked. Mount targets are resolved inside the app root ({@link ensureMountTarget}).
  * `rshared` binds are not made: their targets are prepared and returned, for the caller to graft

@@ -9,7 +9,8 @@
  * that gc finds them whatever happens next) and write `subcgroup`; write the stage1 files (env
  * files, seccomp programs, hostname, hosts); enter a private mount namespace and make the
  * mounts (`rshared` volumes grafted from the original namespace); write the init spec; exec the
- * init with the lock fd. `--private-users` adds its steps in between (src/run/userns.ts).
+ * init with the lock fd. SELinux labels from stage0 (src/run/selinux.ts) are checked first; the
+ * mount label goes into the apps' /dev mounts, both labels into the init spec. `--private-users` adds its steps in between (src/run/userns.ts).
  */
 import { appendFileSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, write, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
@@ -42,6 +43,7 @@ import { hostNotifySocket, NOTIFY_ADDRESS_PATH, podNotifyAddress, setNotifySocke
 import { writeRuntimeConfig } from './runtime-config';
 import { checkUsernsPod, delegateCgroups, podFsOptions, podUserNamespace, setUpUsernsRoots, withPodFsIds } from './userns';
 import { checkMutableRun, podCgroupDirs, prepareMutablePod } from '../mutable/pod';
+import { podSelinux } from './selinux';
 import { formatInitSpec, type InitSpec } from './spec';
 
 /** Paths hidden from apps unless `--disable-paths` (rkt's protectKernelHidden*, Docker's masked paths). */
@@ -184,13 +186,17 @@ export function initApp(a: PreparedApp, plan: CgroupPlan, args: RunArgs): InitSp
  * init), or throws. Errors (user): `stage1.private-users.*` (src/run/userns.ts),
  * `stage1.mutable.apps`, `stage1.mutable.interactive`, `stage1.pod.no-apps`, `stage1.interactive.multiple-apps`,
  * `stage1.net.*`, those of {@link prepareApp} and of `podSettings` (`stage1.sysctl.invalid`,
- * `stage1.cgroup-parent.invalid`, `stage1.annotation.invalid`), `stage1.volume.propagation`;
- * (system) `stage1.cgroup.*`, `stage1.app.graft`, `sys.*`.
+ * `stage1.cgroup-parent.invalid`, `stage1.annotation.invalid`), `stage1.volume.propagation`,
+ * `stage1.selinux.invalid`; (system) `stage1.selinux.unavailable`, `stage1.cgroup.*`,
+ * `stage1.app.graft`, `sys.*`.
  */
 export async function runPod(argv: readonly string[], ctx: RunContext): Promise<never> {
   const args = parseRunArgs(argv);
   const lockFd = lockFdFromEnv(ctx.env);
   const { pod, sys } = ctx;
+  // SELinux labels from stage0 (src/run/selinux.ts): checked before anything of the pod exists
+  const selinux = podSelinux(ctx.env, readMountInfo());
+  if (selinux.context || selinux.mountContext) ctx.debug(`SELinux: process label ${selinux.context ?? '(none)'}, mount label ${selinux.mountContext ?? '(none)'}`);
   const userns = podUserNamespace(args);
   const manifest = parsePodManifest(readFileSync(podManifestPath(pod)), { source: podManifestPath(pod) });
   if (args.mutable) checkMutableRun(args, manifest);
@@ -270,7 +276,7 @@ export async function runPod(argv: readonly string[], ctx: RunContext): Promise<
   bindSelf(sys, s1);
   const shared: SharedBind[] = [];
   apps.forEach((a, i) => {
-    const appFs = { name: a.name, root: a.root, binds: [...binds[i]!, ...etc], readOnlyRootFS: a.readOnlyRootFS, ...(console ? { console } : {}), ...podFsOptions(userns) };
+    const appFs = { name: a.name, root: a.root, binds: [...binds[i]!, ...etc], readOnlyRootFS: a.readOnlyRootFS, ...(console ? { console } : {}), ...podFsOptions(userns), ...(selinux.mountContext ? { mountContext: selinux.mountContext } : {}) };
     shared.push(...withPodFsIds(sys, userns, () => setupAppFs(sys, appFs)));
   });
   graftSharedAndClose(join(s1, INIT_PATH), process.pid, hostNs, shared, '/', ctx.debug);
@@ -294,6 +300,8 @@ export async function runPod(argv: readonly string[], ctx: RunContext): Promise<
     cgroupDirs: podCgroupDirs(plan.dirs, args.uuid),
     ...(args.mutable ? { mutable: true } : {}),
     ...(notify ? { notify } : {}),
+    ...(selinux.context ? { selinuxContext: selinux.context } : {}),
+    ...(selinux.mountContext ? { selinuxMountContext: selinux.mountContext } : {}),
     apps: apps.map((a) => ({ ...initApp(a, plan, args), ...(notifying.has(a.name) ? { notify: true } : {}) })),
   };
   const specPath = join(s1, INIT_SPEC_PATH);

@@ -30,6 +30,8 @@
  * | `cg-join` | a `cgroup.procs` file the parent writes its pid to, before it unshares |
  * | `cg-move` | same, after unsharing the cgroup namespace |
  * | `cg-write` | `<file> <value>`: written after the moves |
+ * | `selinux-context` | the SELinux label of every app process (apps, event handlers, `init exec` commands): written to `/proc/self/attr/exec` before each exec; an app that cannot be given it fails. Absent: `/proc/self/attr` is never touched |
+ * | `selinux-mount-context` | the SELinux label of the init's mounts for the apps (the masking tmpfs, as `context`) |
  * | `app` | starts an app section; the value is the app name |
  * | `root` | app: its root, a path in the stage1 root |
  * | `cgroup` | app: a host `cgroup.procs` file the app joins |
@@ -130,6 +132,10 @@ export interface InitSpec {
   cgroupDirs?: string[];
   /** sd_notify: the host's socket (`NOTIFY_SOCKET`) and the pod-side address apps send to */
   notify?: { host: string; pod: string };
+  /** SELinux label of every app process (`RKT_SELINUX_CONTEXT`) */
+  selinuxContext?: string;
+  /** SELinux label of the apps' mounts (`RKT_SELINUX_MOUNT_CONTEXT`) */
+  selinuxMountContext?: string;
   apps: InitApp[];
 }
 
@@ -220,6 +226,8 @@ export function formatInitSpec(s: InitSpec): string {
   for (const p of s.cgroupMoves) put('cg-move', p);
   for (const w of s.cgroupWrites) put('cg-write', w.path, w.value);
   for (const d of s.cgroupDirs ?? []) put('cg-dir', d);
+  if (s.selinuxContext) put('selinux-context', s.selinuxContext);
+  if (s.selinuxMountContext) put('selinux-mount-context', s.selinuxMountContext);
   for (const a of s.apps) putApp(put, a);
   return `# rktnetes stage1-coreos init spec\n${lines.join('\n')}\n`;
 }
