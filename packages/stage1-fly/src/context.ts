@@ -1,23 +1,14 @@
 /**
  * What every fly entrypoint gets from its caller, and the small helpers they share.
  */
-import { readFileSync, writeSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { formatIntFile, readFileTolerantSync, parseIntFile } from '@rktnetes/common';
-import { createLogger, type Logger } from '@rktnetes/log';
-import type { Sys } from '@rktnetes/sys';
+import type { Logger } from '@rktnetes/log';
+import { stage1Logger, type Stage1Context } from '@rktnetes/stage1-kit';
 
-/** The context of one entrypoint invocation. */
-export interface EntrypointContext {
-  sys: Sys;
-  /** the pod directory: the working directory stage0 runs every entrypoint in */
-  podDir: string;
-  /** the environment stage0 gave (RKT_LOCK_FD, PATH, ...) */
-  env: NodeJS.ProcessEnv;
-  log: Logger;
-  /** `performance.now()` when the executable started its own code (run reports its cost) */
-  startedAt?: number;
-}
+/** The context of one entrypoint invocation: sys, pod directory, environment, logger, start time. */
+export type EntrypointContext = Stage1Context;
 
 /**
  * fly-internal file in the pod directory: the process group the app started in, written by
@@ -54,5 +45,5 @@ export const formatPgid = (pgid: number) => formatIntFile(pgid);
  * queued on process.stderr.
  */
 export function flyLogger(debug: boolean): Logger {
-  return createLogger({ prefix: 'stage1-fly', debug, write: (line) => void writeSync(2, `${line}\n`) });
+  return stage1Logger('stage1-fly', debug);
 }

@@ -3,7 +3,7 @@
  * library: the pieces its entrypoints are made of, exported for tests and tools. The
  * executable is `src/bin/stage1-fly.ts`, shipped in `dist/stage1-fly.aci`.
  */
-export { entrypointOf, debugRequested, FLY_ENTRYPOINTS, type FlyEntrypoint } from './dispatch';
+export { entrypointOf, debugRequested, FLY_ENTRYPOINTS, FLY_PROGRAM, type FlyEntrypoint } from './dispatch';
 export { PGID_FILE, podPgidPath, readPodPgid, flyLogger, type EntrypointContext } from './context';
 export { resolveInRoot, findExecutable } from './root-path';
 export { resolveCredentials, lookupIdInRoot, type Credentials, type CredentialSpec, type ResolveCredentialsOptions } from './credentials';

@@ -1,6 +1,7 @@
 // Builds dist/stage1-kvm.aci after tools/build.mjs has bundled dist/stage1-kvm.mjs (cwd: the
 // package directory). The image holds:
-// - the bundle (run by the host's `node`) with the entrypoint symlinks and koffi's addon;
+// - the bundle (run by the host's `node`) with the entrypoint symlinks and koffi's addon
+//   (packages/stage1-kit/scripts/stage1-manifest.mjs, with the manifest);
 // - kvm/pod-shim and the guest init, compiled here from native/ with `gcc -static`;
 // - kvm/vmlinux and kvm/initrd (the init and the modules as a cpio newc archive), from the
 //   kernel cache scripts/kvm-assets.sh prepares ($RKTNETES_KVM_ASSETS, default
@@ -11,15 +12,13 @@
 // run entrypoint says what is missing: a build must not need the network.
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
-import { bundleCompanions, makeAci } from '../../../tools/make-aci.mjs';
+import { join } from 'node:path';
+import { makeAci } from '../../../tools/make-aci.mjs';
 import { podNetImageEntries } from '../../pod-net/scripts/stage1-image.mjs';
+import { stage1Manifest, stage1ProgramEntries } from '../../stage1-kit/scripts/stage1-manifest.mjs';
 import { cpioNewc } from './cpio.mjs';
 
 const pkg = JSON.parse(readFileSync('package.json', 'utf8'));
-const require = createRequire(join(process.cwd(), 'package.json'));
-const koffiDir = dirname(require.resolve('koffi/package.json'));
 const assets = join(process.env.RKTNETES_KVM_ASSETS ?? '/var/cache/rktnetes/kvm', 'current');
 
 const ENTRYPOINTS = ['run', 'enter', 'gc', 'stop'];
@@ -67,28 +66,6 @@ if (haveKernel && haveInit) {
   );
 }
 
-const manifest = {
-  acKind: 'ImageManifest',
-  acVersion: '0.8.11',
-  name: 'coreos.com/rkt/stage1-kvm',
-  labels: [
-    { name: 'version', value: pkg.version },
-    { name: 'arch', value: 'amd64' },
-    { name: 'os', value: 'linux' },
-  ],
-  annotations: [
-    ...ENTRYPOINTS.map((ep) => ({ name: `coreos.com/rkt/stage1/${ep}`, value: `/${ep}` })),
-    { name: 'coreos.com/rkt/stage1/interface-version', value: INTERFACE_VERSION },
-  ],
-};
+const manifest = stage1Manifest({ name: 'coreos.com/rkt/stage1-kvm', version: pkg.version, entrypoints: ENTRYPOINTS, interfaceVersion: INTERFACE_VERSION });
 
-const koffiFiles = ['package.json', 'index.js', 'LICENSE.txt', 'build/koffi/linux_x64/koffi.node'];
-
-await makeAci('dist/stage1-kvm.aci', manifest, [
-  { path: 'stage1-kvm.mjs', source: 'dist/stage1-kvm.mjs', mode: 0o755 },
-  ...bundleCompanions('dist/stage1-kvm.mjs'),
-  ...ENTRYPOINTS.map((ep) => ({ path: ep, type: 'symlink', target: 'stage1-kvm.mjs' })),
-  ...koffiFiles.map((f) => ({ path: `node_modules/koffi/${f}`, source: join(koffiDir, f), mode: f.endsWith('.node') ? 0o755 : 0o644 })),
-  ...vmEntries,
-  ...podNetImageEntries(),
-]);
+await makeAci('dist/stage1-kvm.aci', manifest, [...stage1ProgramEntries({ program: 'stage1-kvm', entrypoints: ENTRYPOINTS }), ...vmEntries, ...podNetImageEntries()]);

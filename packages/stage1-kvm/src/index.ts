@@ -4,7 +4,7 @@
  * `src/bin/stage1-kvm.ts`, shipped with the guest kernel, initramfs and shim in
  * `dist/stage1-kvm.aci`.
  */
-export { entrypointOf, debugRequested, kvmLogger, KVM_ENTRYPOINTS, type KvmEntrypoint, type EntrypointContext } from './context';
+export { entrypointOf, debugRequested, kvmLogger, KVM_ENTRYPOINTS, KVM_PROGRAM, type KvmEntrypoint, type EntrypointContext } from './context';
 export * from './layout';
 export {
   SPEC_MAGIC,
