@@ -6,7 +6,7 @@
  * Plugin-specific fields (a bridge plugin's `bridge`, `isGateway`, ...) are kept as they are;
  * only the ones every plugin shares, and the common bridge/IPAM ones, are checked.
  */
-import { isIP, isIPv4, isIPv6 } from 'node:net';
+import { isIP, isIPv4, isIPv6 } from './ip';
 import {
   Checker,
   type Parse,

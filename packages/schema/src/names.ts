@@ -3,7 +3,7 @@
  * manifests use: AC identifiers and names, kinds, semantic versions, image IDs, environment
  * variable names, paths, timestamps, URLs and the well-known os/arch label values.
  */
-import { isIPv4 } from 'node:net';
+import { isIPv4 } from './ip';
 
 /** The appc spec version this package implements and writes by default. */
 export const APPC_VERSION = '0.8.11';

@@ -4,9 +4,6 @@
  * `bzip2 -dc` / `xz -dc` / `zstd -dc` programs.
  */
 import { createReadStream } from 'node:fs';
-import { spawn } from 'node:child_process';
-import { Readable, pipeline } from 'node:stream';
-import { createGunzip } from 'node:zlib';
 import { systemError, userError } from '@rktnetes/errors';
 import { corrupt } from './entries';
 
@@ -92,6 +89,7 @@ export async function* uncompressed(source: ImageSource, what: string): AsyncGen
     return;
   }
   if (kind === 'gzip') {
+    const [{ Readable, pipeline }, { createGunzip }] = await Promise.all([import('node:stream'), import('node:zlib')]);
     const out = pipeline(Readable.from(rest()), createGunzip({ chunkSize: 1 << 20 }), () => {});
     try {
       for await (const c of out) yield c as Buffer;
@@ -109,6 +107,7 @@ export async function* uncompressed(source: ImageSource, what: string): AsyncGen
 }
 
 async function* viaProgram(program: 'bzip2' | 'xz' | 'zstd', input: AsyncGenerator<Buffer>, what: string): AsyncGenerator<Buffer> {
+  const [{ spawn }, { Readable, pipeline }] = await Promise.all([import('node:child_process'), import('node:stream')]);
   const child = spawn(program, ['-dc'], { stdio: ['pipe', 'pipe', 'pipe'] });
   let stderr = '';
   child.stderr.setEncoding('utf8');

@@ -20,16 +20,26 @@ export const BUSY_TIMEOUT_MS = 5000;
 /** total ms {@link retryBusy} keeps retrying after that */
 const BUSY_RETRY_BUDGET_MS = 60_000;
 
-type DatabaseCtor = new (path: string, opts?: { readonly?: boolean; fileMustExist?: boolean; timeout?: number }) => Database;
+type DatabaseCtor = new (path: string, opts?: { readonly?: boolean; fileMustExist?: boolean; timeout?: number; nativeBinding?: object }) => Database;
 
 let ctor: DatabaseCtor | undefined;
+/** better-sqlite3's native addon when found where it is built; else better-sqlite3 finds it */
+let nativeBinding: { nativeBinding: object } | Record<string, never> = {};
 
 function loadSqlite(): DatabaseCtor {
   if (!ctor) {
+    const require = createRequire(import.meta.url);
     try {
-      ctor = createRequire(import.meta.url)('better-sqlite3') as DatabaseCtor;
+      ctor = require('better-sqlite3') as DatabaseCtor;
     } catch (e) {
       throw systemError('store.sqlite-missing', 'cannot load better-sqlite3, the image store needs it', { cause: e });
+    }
+    // Handing the addon over spares better-sqlite3 its search with the `bindings` package
+    // (stack traces, a dozen candidate paths): half a millisecond of every store open.
+    try {
+      nativeBinding = { nativeBinding: require('better-sqlite3/build/Release/better_sqlite3.node') as object };
+    } catch {
+      // built elsewhere (a debug build): better-sqlite3 looks for it itself
     }
   }
   return ctor;
@@ -98,12 +108,12 @@ export function openDatabase(path: string, opts: OpenDatabaseOptions = {}): Data
   const target = migrations[migrations.length - 1]?.version ?? 0;
   let db: Database;
   if (opts.readOnly && !existsSync(path)) {
-    db = new Sqlite(':memory:');
+    db = new Sqlite(':memory:', nativeBinding);
     migrate(db, migrations);
     return db;
   }
   try {
-    db = retryBusy('open', () => new Sqlite(path, { readonly: opts.readOnly ?? false, timeout: BUSY_TIMEOUT_MS }));
+    db = retryBusy('open', () => new Sqlite(path, { readonly: opts.readOnly ?? false, timeout: BUSY_TIMEOUT_MS, ...nativeBinding }));
   } catch (e) {
     throw isRktError(e) ? e : systemError('store.db', `cannot open image store database ${path}`, { cause: e });
   }

@@ -2,7 +2,6 @@
  * Small file-system helpers with the durability the store relies on.
  */
 import { chmodSync, closeSync, constants, fsyncSync, mkdirSync, openSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
-import { execFile } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { systemError } from '@rktnetes/errors';
@@ -64,7 +63,8 @@ export function tempName(prefix: string): string {
  * Flushes everything written to the file system holding `path` (syncfs(2) through
  * `sync -f`), cheaper than an fsync per file of a rendered tree.
  */
-export function syncFilesystem(path: string): Promise<void> {
+export async function syncFilesystem(path: string): Promise<void> {
+  const { execFile } = await import('node:child_process');
   return new Promise((resolve, reject) => {
     execFile('sync', ['-f', path], (err) => {
       if (err) reject(systemError('store.io', `cannot sync the file system of ${path}`, { cause: err }));

@@ -3,7 +3,7 @@
  */
 import { createReadStream, existsSync, unlinkSync } from 'node:fs';
 import { createHash } from 'node:crypto';
-import { Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import { internalError, systemError, userError } from '@rktnetes/errors';
 import type { ImageSource } from './archive';
 import { assertWritable, type StoreContext } from './context';
@@ -176,6 +176,7 @@ export class Store {
       throw userError('store.not-found', `image ${key} has no blob in the store`);
     }
     if (!c.readOnly) c.rows.touch(key, Date.now());
+    const { Readable } = await import('node:stream');
     const src = createReadStream(blob, { highWaterMark: 1 << 20 });
     const gen = async function* () {
       const h = createHash('sha512');

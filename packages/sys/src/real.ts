@@ -74,12 +74,29 @@ const EWOULDBLOCK = 11;
 
 let libc: Libc | undefined;
 
+/**
+ * koffi's native module. Its entry point (`koffi/index.js`) finds and checks that module, but
+ * first loads the helpers of koffi's installer and with them node:https and node:zlib: about
+ * 3 ms of every rkt start that makes a system call. The native module of this platform is
+ * loaded directly, checked as koffi checks it (same version as the package); it is the same
+ * API less the deprecated aliases koffi adds. Anything unusual (another libc, a platform whose
+ * directory is not `<platform>_<arch>`) goes through the entry point.
+ */
+function loadKoffi(require: NodeJS.Require): typeof KoffiModule {
+  try {
+    const native = require(`koffi/build/koffi/${process.platform}_${process.arch}/koffi.node`) as typeof KoffiModule & { version?: unknown };
+    if (native.version === (require('koffi/package.json') as { version: string }).version) return native;
+  } catch {
+    // not where it is usually installed: koffi's own loader looks further
+  }
+  return require('koffi') as typeof KoffiModule;
+}
+
 function loadLibc(): Libc {
   if (libc) return libc;
   // Loaded here, not at import time, so that importing this package costs nothing; bundled
   // executables keep koffi external (listed in their dependencies) and resolve it at run time.
-  const require = createRequire(import.meta.url);
-  const koffi = require('koffi') as typeof KoffiModule;
+  const koffi = loadKoffi(createRequire(import.meta.url));
   const lib = koffi.load('libc.so.6');
   const fns = new Map<string, CFunction>();
   libc = {

@@ -4,21 +4,27 @@
  * signature against the keystore and imports it, then does the same for its dependencies.
  * See rkt Documentation/image-fetching-behavior.md and this package's README.
  */
+//
+// An image named by its hash, the common case of `rkt run` (and of every stage1 given by hash),
+// is a store lookup: the fetchers, the HTTP client, the keystore and the configuration (read
+// from disk) are loaded, and the session built, only when something has to be fetched.
 import { userError } from '@rktnetes/errors';
 import { labelsToMap } from '@rktnetes/schema';
 import type { Store } from '@rktnetes/store';
 import type { Context } from '../cli/context';
-import { fetchFileImage } from './file';
-import { fetchByName } from './name';
-import { parseImageRef } from './ref';
-import { liveRemote } from './remote';
+import { parseImageRef, type ImageRef } from './ref';
 import { SCHEMES } from './schemes';
-import { sessionFor, type FetchSession } from './session';
-import { signatureSource, type SignatureSource } from './verify-import';
+import type { FetchSession } from './session';
+import type { SignatureSource } from './verify-import';
 
 export { parseImageRef, parseAppString, ascPathFor, ascUrlFor, type ImageRef } from './ref';
 export { SCHEMES, type SchemeHandler, type SchemeRequest } from './schemes';
-export { sessionFor, type FetchSession } from './session';
+export type { FetchSession } from './session';
+
+/** The fetch session of `ctx` and `store` (./session, loaded on first use). */
+async function sessionFor(ctx: Context, store: Store): Promise<FetchSession> {
+  return (await import('./session')).sessionFor(ctx, store);
+}
 
 /** When to go to the network: never (store only), new (only when missing), update (always check). */
 export type PullPolicy = 'never' | 'new' | 'update';
@@ -57,23 +63,27 @@ export function defaultPullPolicy(command: 'fetch' | 'run' | 'prepare'): PullPol
  *   `store.*` and `image.*` (not in the store, corrupt image)
  */
 export async function fetchImage(ctx: Context, store: Store, req: FetchRequest): Promise<string> {
-  const shared = sessionFor(ctx, store);
-  const s = req.trustedLocation ? { ...shared, verify: false } : shared;
-  const key = await fetchOne(s, req.ref, req.pullPolicy, req.signature ? signatureSource(req.signature) : undefined);
-  if (req.withDependencies ?? true) await fetchDependencies(shared, key, req.pullPolicy);
+  const ref = parseImageRef(req.ref);
+  let key: string;
+  if (ref.kind === 'hash') {
+    key = store.resolveImage(ref.ref);
+  } else {
+    const shared = await sessionFor(ctx, store);
+    const s = req.trustedLocation ? { ...shared, verify: false } : shared;
+    const signature = req.signature ? (await import('./verify-import')).signatureSource(req.signature) : undefined;
+    key = await fetchOne(s, ref, req.ref, req.pullPolicy, signature);
+  }
+  if (req.withDependencies ?? true) await fetchDependencies(ctx, store, key, req.pullPolicy);
   return key;
 }
 
-async function fetchOne(s: FetchSession, image: string, pullPolicy: PullPolicy, signature: SignatureSource | undefined): Promise<string> {
-  const ref = parseImageRef(image);
+async function fetchOne(s: FetchSession, ref: Exclude<ImageRef, { kind: 'hash' }>, image: string, pullPolicy: PullPolicy, signature: SignatureSource | undefined): Promise<string> {
   const sig = signature ? { signature } : {};
   switch (ref.kind) {
-    case 'hash':
-      return s.store.resolveImage(ref.ref);
     case 'file':
-      return fetchFileImage(s, { path: ref.path, image, ...sig });
+      return (await import('./file')).fetchFileImage(s, { path: ref.path, image, ...sig });
     case 'name':
-      return fetchByName(s, { image, name: ref.name, labels: ref.labels, pullPolicy, ...sig });
+      return (await import('./name')).fetchByName(s, { image, name: ref.name, labels: ref.labels, pullPolicy, ...sig });
     case 'url': {
       const load = SCHEMES[ref.scheme];
       if (!load) {
@@ -90,7 +100,7 @@ async function fetchOne(s: FetchSession, image: string, pullPolicy: PullPolicy, 
         // handlers of schemes that are not URLs parse them themselves
       }
       if (handler.remote && pullPolicy !== 'update') {
-        const rem = liveRemote(s, url);
+        const rem = (await import('./remote')).liveRemote(s, url);
         if (rem) {
           s.log.debug(`using image ${rem.blobKey} from the store for ${url}`);
           return rem.blobKey;
@@ -107,23 +117,23 @@ async function fetchOne(s: FetchSession, image: string, pullPolicy: PullPolicy, 
 }
 
 /** Resolves or fetches the dependencies of `key`, transitively. */
-async function fetchDependencies(s: FetchSession, key: string, pullPolicy: PullPolicy): Promise<void> {
+async function fetchDependencies(ctx: Context, store: Store, key: string, pullPolicy: PullPolicy): Promise<void> {
   const seen = new Set([key]);
   const queue = [key];
   for (let k = queue.shift(); k !== undefined; k = queue.shift()) {
-    const manifest = s.store.getImageManifest(k);
+    const manifest = store.getImageManifest(k);
     for (const dep of manifest.dependencies ?? []) {
       const labels = labelsToMap(dep.labels);
       const image = [dep.imageName, ...Object.entries(labels).map(([n, v]) => `${n}=${v}`)].join(',');
       let depKey: string | undefined;
       if (dep.imageID) {
         try {
-          depKey = s.store.resolveImage(dep.imageID);
+          depKey = store.resolveImage(dep.imageID);
         } catch {
           depKey = undefined;
         }
       }
-      depKey ??= await fetchByName(s, { image, name: dep.imageName, labels, pullPolicy });
+      depKey ??= await (await import('./name')).fetchByName(await sessionFor(ctx, store), { image, name: dep.imageName, labels, pullPolicy });
       if (dep.imageID && !depKey.startsWith(dep.imageID.toLowerCase())) {
         throw userError('fetch.dependency', `image ${manifest.name}: dependency ${image} has ID ${depKey}, not the required ${dep.imageID}`);
       }

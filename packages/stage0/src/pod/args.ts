@@ -9,7 +9,7 @@
  * and `--user-label` before the first image apply to the pod.
  */
 import * as fs from 'node:fs';
-import { isIP } from 'node:net';
+import { createRequire } from 'node:module';
 import { posix } from 'node:path';
 import { usageError, userError } from '@rktnetes/errors';
 import { isACName, parseIsolator, type ExposedPort, type Isolator, type Mount, type Volume } from '@rktnetes/schema';
@@ -20,6 +20,13 @@ import { stage1FlagSpecs, type Stage1Choice } from '../stage1/select';
 import { commandParser } from './cli';
 import { FlagParser, invalidFlag, parseBoolFlag, type FlagSpec } from './flags';
 import { emptyPodSettings, parsePidNamespaceFlag, podSettingsFlagSpecs, type PodSettingsArgs } from './settings';
+
+let net: typeof import('node:net') | undefined;
+/** node:net's isIP; the module is loaded on first use, not at every start of `rkt run` */
+function isIP(s: string): number {
+  net ??= createRequire(import.meta.url)('node:net') as typeof import('node:net');
+  return net.isIP(s);
+}
 
 /** An ordered NAME -> value list with rkt's "already set" check. */
 export type EnvList = Array<[name: string, value: string]>;

@@ -13,7 +13,6 @@
  * is a symlink (or not a directory) gets an empty volume, so an image cannot make stage0 copy
  * host files.
  */
-import { execFile } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import { join } from 'node:path';
@@ -52,7 +51,8 @@ stat -c '%a %u %g' "$p"
 cp -a "$p/." "$dest/"
 `;
 
-function run(cmd: string, args: string[], opts: { cwd?: string; env: NodeJS.ProcessEnv }): Promise<{ code: number; stdout: string; stderr: string }> {
+async function run(cmd: string, args: string[], opts: { cwd?: string; env: NodeJS.ProcessEnv }): Promise<{ code: number; stdout: string; stderr: string }> {
+  const { execFile } = await import('node:child_process');
   return new Promise((resolve, reject) => {
     execFile(cmd, args, { ...opts, maxBuffer: 1 << 20 }, (err, stdout, stderr) => {
       if (err && typeof err.code !== 'number') reject(err);

@@ -9,7 +9,6 @@
  */
 import { randomBytes } from 'node:crypto';
 import * as fsp from 'node:fs/promises';
-import { request } from 'node:http';
 import { join } from 'node:path';
 import { appInfoManifestPath, podManifestPath } from '@rktnetes/common';
 import { systemError, userError } from '@rktnetes/errors';
@@ -35,7 +34,9 @@ export function newMdsToken(): string {
 }
 
 /** One request on the registration socket; resolves on 200, rejects with a RktError otherwise. */
-function call(socketPath: string, method: string, path: string, body?: string): Promise<void> {
+async function call(socketPath: string, method: string, path: string, body?: string): Promise<void> {
+  // node:http is loaded here, not at start-up: most pods are not registered
+  const { request } = await import('node:http');
   const shown = `${method} ${path.replace(/token=[^&]*/, 'token=…')}`;
   return new Promise((resolve, reject) => {
     const headers = body === undefined ? {} : { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) };

@@ -10,7 +10,6 @@
  * layer directories `cas/layer/<hex>` (uppermost first) for a layered (Docker/OCI) image. They
  * are only ever read; every write of the pod goes to its upper dir.
  */
-import { execFile } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
@@ -142,6 +141,7 @@ function withCwd<T>(sys: Sys, dir: string, fn: () => T): T {
  */
 export async function copyTree(src: string, dest: string): Promise<void> {
   await fsp.mkdir(dest, { recursive: true, mode: DEFAULT_REGULAR_DIR_MODE });
+  const { execFile } = await import('node:child_process');
   await new Promise<void>((resolve, reject) => {
     execFile('cp', ['-a', '--', `${src}/.`, dest], { maxBuffer: 1 << 20 }, (err, _out, stderr) => {
       if (err) reject(systemError('pod.copy', `cannot copy ${src} to ${dest}: ${String(stderr).trim() || err.message}`, { cause: err }));

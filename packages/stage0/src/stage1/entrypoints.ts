@@ -6,7 +6,6 @@
  * directory as working directory and stage0's environment without `NODE_EXTRA_CA_CERTS`
  * (stage1s open no TLS connection, and parsing the CA bundle costs every Node start ~50 ms).
  */
-import { spawn } from 'node:child_process';
 import { EXIT_FAILURE, exitStatusOf } from '@rktnetes/common';
 import { systemError, userError } from '@rktnetes/errors';
 import {
@@ -76,8 +75,9 @@ export interface RunEntrypointOptions {
  * inherited) and resolves with its exit status (128+signal when killed). Failing to start it
  * is a system error `stage1.exec`.
  */
-export function runEntrypoint(s1: PodStage1, name: Stage1EntrypointName, args: readonly string[], opts: RunEntrypointOptions = {}): Promise<number> {
+export async function runEntrypoint(s1: PodStage1, name: Stage1EntrypointName, args: readonly string[], opts: RunEntrypointOptions = {}): Promise<number> {
   const path = entrypointPath(s1, name);
+  const { spawn } = await import('node:child_process');
   return new Promise((resolve, reject) => {
     const child = spawn(path, [...args], {
       cwd: s1.podDir,

@@ -21,8 +21,7 @@ import {
   type Stats,
 } from 'node:fs';
 import { join } from 'node:path';
-import { PassThrough, Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import type { Readable } from 'node:stream';
 import { systemError, userError } from '@rktnetes/errors';
 import type { StoreContext } from '../context';
 import { mknod } from '../deps';
@@ -182,7 +181,7 @@ export async function exportLayered(ctx: StoreContext, key: string): Promise<Rea
     const dirs = recordLayerDirs(ctx, rec);
     const manifest = Buffer.from(ctx.rows.image(key)?.manifest ?? '');
     if (!ctx.readOnly) ctx.rows.touch(key, Date.now());
-    const { pack: newPack } = await loadTarStream();
+    const [{ pack: newPack }, { PassThrough }, { pipeline }] = await Promise.all([loadTarStream(), import('node:stream'), import('node:stream/promises')]);
     const pack = newPack();
     const out = new PassThrough({ highWaterMark: 1 << 20 });
     const writing = (async () => {
