@@ -17,6 +17,7 @@ import {
   uniqueMcsLevel,
   withMountContext,
 } from '../src/pod/selinux';
+import { overlayMountData } from '../src/pod/overlay';
 
 const SELINUXFS = '24 22 0:21 / /sys/fs/selinux rw,relatime shared:6 - selinuxfs selinuxfs rw\n';
 const ROOTFS = '22 1 8:1 / / rw,relatime shared:1 - ext4 /dev/sda1 rw\n';
@@ -173,6 +174,17 @@ test('overlay mount data gains a quoted context option only with a label', (t) =
   t.is(withMountContext('lowerdir=/a,upperdir=/b,workdir=/c', undefined), 'lowerdir=/a,upperdir=/b,workdir=/c');
   t.is(withMountContext('lowerdir=/a', 'system_u:object_r:svirt_lxc_file_t:s0:c1,c2'), 'lowerdir=/a,context="system_u:object_r:svirt_lxc_file_t:s0:c1,c2"');
   t.is(withMountContext('', 'u:r:t:s0'), 'context="u:r:t:s0"');
+});
+
+test('the overlays stage0 mounts carry the mount label, counted in the mount data size', (t) => {
+  const label = 'system_u:object_r:svirt_lxc_file_t:s0:c1,c2';
+  t.deepEqual(overlayMountData(['/x/l1'], '/u', '/w', label), { data: `lowerdir=/x/l1,upperdir=/u,workdir=/w,context="${label}"` });
+  t.deepEqual(overlayMountData(['/x/l1'], '/u', '/w'), { data: 'lowerdir=/x/l1,upperdir=/u,workdir=/w' });
+  // many layers: the relative form is chosen when the label pushes the absolute one over the limit
+  const many = Array.from({ length: 70 }, (_, i) => `/var/lib/rkt/cas/tree/layer-directory-with-a-long-name-${i}`);
+  const fitted = overlayMountData(many, '/u', '/w', label);
+  t.true(fitted.data.endsWith(`context="${label}"`));
+  t.is(fitted.cwd, '/var/lib/rkt/cas/tree');
 });
 
 test('this host: the real decision', (t) => {

@@ -16,6 +16,7 @@ import { basename, dirname, join } from 'node:path';
 import { DEFAULT_REGULAR_DIR_MODE, overlayDir, overlayImageDir, overlayUpperDir, overlayWorkDir } from '@rktnetes/common';
 import { systemError, userError } from '@rktnetes/errors';
 import type { Sys } from '@rktnetes/sys';
+import { withMountContext } from './selinux';
 
 const AUFS_MAGIC = 0x61756673;
 const ZFS_MAGIC = 0x2fc12fc1;
@@ -64,8 +65,8 @@ export function overlayOptions(lower: string | readonly string[], upper: string,
  * their names relative to it fit about 60. Throws `pod.overlay-too-deep` when even that is too
  * long.
  */
-export function overlayMountData(lowerDirs: readonly string[], upper: string, work: string): { data: string; cwd?: string } {
-  return fitLowerDirs(lowerDirs, (lowers) => overlayOptions(lowers, upper, work));
+export function overlayMountData(lowerDirs: readonly string[], upper: string, work: string, mountLabel?: string): { data: string; cwd?: string } {
+  return fitLowerDirs(lowerDirs, (lowers) => withMountContext(overlayOptions(lowers, upper, work), mountLabel));
 }
 
 /**
@@ -93,6 +94,8 @@ export interface ImageOverlay {
   dest: string;
   /** undefined for the stage1 itself */
   app?: string;
+  /** the pod's SELinux mount label (`context=` option), when the host uses SELinux */
+  mountLabel?: string;
 }
 
 /**
@@ -115,7 +118,7 @@ export function mountImageOverlay(sys: Sys, pod: string, o: ImageOverlay): strin
     const work = overlayWorkDir(pod, o.treeStoreId, o.app);
     fs.mkdirSync(upper, { recursive: true, mode: imgMode });
     fs.mkdirSync(work, { recursive: true, mode: DEFAULT_REGULAR_DIR_MODE });
-    const { data, cwd } = overlayMountData(o.lowerDirs, upper, work);
+    const { data, cwd } = overlayMountData(o.lowerDirs, upper, work, o.mountLabel);
     if (cwd === undefined) sys.mount('overlay', target, 'overlay', 0, data);
     else withCwd(sys, cwd, () => sys.mount('overlay', target, 'overlay', 0, data));
   } catch (e) {

@@ -29,6 +29,7 @@ import { formatHostsFile, formatResolvConf, type DnsOptions, type RunFlags } fro
 import { readPodManifest, stage1TreeStoreId, usesOverlay } from './info';
 import type { PodLock } from './lock';
 import { ensureMtab, mountImageOverlay, overlayUnavailable, overlayUnsupportedReason } from './overlay';
+import { podSelinuxLabels, selinuxRunEnv } from './selinux';
 import { treesLowerDirs } from './trees';
 
 /** What starting a pod needs. */
@@ -53,20 +54,20 @@ function readId(path: string, what: string): string {
 }
 
 /** Mounts the stage1 and app overlays of an overlay pod and puts the app manifests in place. */
-async function mountOverlays(ctx: Context, sys: Sys, path: string, apps: readonly string[]): Promise<void> {
+async function mountOverlays(ctx: Context, sys: Sys, path: string, apps: readonly string[], mountLabel: string | undefined): Promise<void> {
   const s1 = await stage1TreeStoreId(path);
   if (!s1) throw userError('pod.tree-store-id', `pod ${path} has no stage1 tree store id`);
   const appTrees = apps.map((app) => ({ app, id: readId(appTreeStoreIdPath(path, app), `tree store id of app ${app}`) }));
   // ACIs mount their tree's rootfs, layered images their layer directories
   const lowers = await treesLowerDirs(ctx.dataDir, [s1, ...appTrees.map((a) => a.id)], (m) => ctx.log.debug(m));
   ctx.log.debug(`mounting the stage1 overlay of ${path}`);
-  mountImageOverlay(sys, path, { lowerDirs: lowers.get(s1) as string[], treeStoreId: s1, dest: stage1ImagePath(path) });
+  mountImageOverlay(sys, path, { lowerDirs: lowers.get(s1) as string[], treeStoreId: s1, dest: stage1ImagePath(path), ...(mountLabel ? { mountLabel } : {}) });
   // statuses are read from the upper dir after the pod is gone: make sure the directory is there
   fs.mkdirSync(appsStatusDir(path), { recursive: true, mode: 0o755 });
   for (const { app, id } of appTrees) {
     fs.mkdirSync(appDir(path, app), { recursive: true, mode: DEFAULT_REGULAR_DIR_MODE });
     fs.copyFileSync(appInfoManifestPath(path, app), appImageManifestPath(path, app));
-    mountImageOverlay(sys, path, { lowerDirs: lowers.get(id) as string[], treeStoreId: id, dest: appDir(path, app), app });
+    mountImageOverlay(sys, path, { lowerDirs: lowers.get(id) as string[], treeStoreId: id, dest: appDir(path, app), app, ...(mountLabel ? { mountLabel } : {}) });
   }
 }
 
@@ -125,11 +126,14 @@ export async function startPod(ctx: Context, spec: StartSpec, sys: Sys): Promise
   });
 
   const apps = manifest.apps.map((a) => a.name);
-  if (overlay) await mountOverlays(ctx, sys, path, apps);
+  // SELinux (rkt's rule: the host has a writable selinuxfs): the pod's labels, for stage1 and the overlays
+  const selinux = podSelinuxLabels();
+  if (selinux) ctx.log.debug(`selinux ${selinux.mode} (${selinux.policy}): processes ${selinux.processLabel}, mounts ${selinux.mountLabel}`);
+  if (overlay) await mountOverlays(ctx, sys, path, apps, selinux?.mountLabel);
   for (const app of apps) ensureMtab(appRootfsPath(path, app));
   await writeDnsFiles(path, spec.dns);
 
-  const env = stage1Env(buildRunEnv({ lockFd: spec.lock.fd }));
+  const env = stage1Env(buildRunEnv({ lockFd: spec.lock.fd, ...selinuxRunEnv(selinux) }));
   ctx.log.debug(`executing stage1 run: ${args.join(' ')}`);
   return execEntrypoint(sys, s1, 'run', args, { env, keepFds: [spec.lock.fd] });
 }
