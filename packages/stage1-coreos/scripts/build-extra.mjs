@@ -1,9 +1,13 @@
 // Build step after the bundle (run by tools/build.mjs in the package directory): compiles the
-// init (static C) and writes the stage1 image dist/stage1-coreos.aci.
+// init and the native run (static C), generates the data the native run shares with the Node
+// run (scripts/run-native-gen.ts) and writes the stage1 image dist/stage1-coreos.aci.
 //
 // Image layout (rootfs/):
 //   stage1-coreos.mjs         the bundled entrypoints, run by the host's node
-//   run enter gc stop         symlinks to it (the entrypoint is chosen by name)
+//   run                       the native run (src/run-native): the common pods itself, every
+//                             other one through `stage1-coreos.mjs run` (README "Native run")
+//   run-native/seccomp-default.bpf   the default seccomp filter the native run installs
+//   enter gc stop             symlinks to stage1-coreos.mjs (the entrypoint is chosen by name)
 //   app_add app_start app_stop app_rm attach   likewise, the mutable pod entrypoints
 //   init                      the static init (src/init/init.c)
 //   node_modules/koffi/       koffi for this platform only (the bundle keeps it external)
@@ -14,7 +18,7 @@
 //   rkt/{status,env,seccomp,pids,spec,log,log-ext}/, opt/stage2/, etc/
 //   flavor -> coreos
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { bundleCompanions, makeAci } from '../../../tools/make-aci.mjs';
@@ -28,6 +32,13 @@ const OUT = 'dist/stage1-coreos.aci';
 const INTERFACE_VERSION = '6';
 
 execFileSync('gcc', ['-static', '-Os', '-s', '-Wall', '-Werror', '-o', INIT, 'src/init/init.c'], { stdio: 'inherit' });
+
+// The native run: its constants and the default seccomp filter come from the TypeScript sources.
+const RUN_NATIVE = 'dist/run-native';
+const RUN = 'dist/run';
+execFileSync(process.execPath, ['--import', 'tsx', 'scripts/run-native-gen.ts', RUN_NATIVE], { stdio: 'inherit' });
+const runSources = readdirSync('src/run-native').filter((f) => f.endsWith('.c')).map((f) => join('src/run-native', f));
+execFileSync('gcc', ['-static', '-Os', '-s', '-Wall', '-Werror', '-pthread', `-I${RUN_NATIVE}`, '-o', RUN, ...runSources], { stdio: 'inherit' });
 
 // The built-in networks and CNI plugin are shared with stage1-kvm (packages/pod-net).
 const podNet = podNetImageEntries();
@@ -70,7 +81,9 @@ const hostsFallback = '127.0.0.1 localhost localhost.localdomain localhost4 loca
 await makeAci(OUT, manifest, [
   { path: 'stage1-coreos.mjs', content: bundle, mode: 0o755 },
   ...bundleCompanions(BUNDLE),
-  ...['run', 'enter', 'gc', 'stop', 'app_add', 'app_start', 'app_stop', 'app_rm', 'attach'].map((n) => ({ path: n, type: 'symlink', target: 'stage1-coreos.mjs' })),
+  { path: 'run', source: RUN, mode: 0o755 },
+  { path: 'run-native/seccomp-default.bpf', source: join(RUN_NATIVE, 'seccomp-default.bpf') },
+  ...['enter', 'gc', 'stop', 'app_add', 'app_start', 'app_stop', 'app_rm', 'attach'].map((n) => ({ path: n, type: 'symlink', target: 'stage1-coreos.mjs' })),
   { path: 'init', source: INIT, mode: 0o755 },
   { path: 'flavor', type: 'symlink', target: 'coreos' },
   { path: 'node_modules/koffi/package.json', source: join(koffiDir, 'package.json') },

@@ -1,0 +1,190 @@
+/*
+ * The native run entrypoint of stage1-coreos: shared declarations.
+ *
+ * The program does what src/run/run.ts does for the common case (see main.c) in two phases:
+ * it first decides, without touching anything, whether the pod is one it implements exactly
+ * (any doubt: fallback(), which execs the Node run with the same argv, env and fds); then it
+ * acts, and a failure there is reported like the Node run reports it (fail(): one
+ * `stage1: ...` line on stderr, exit status 254).
+ */
+#ifndef RUN_NATIVE_H
+#define RUN_NATIVE_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* ------------------------------------------------------------------ util.c: strings */
+
+/** A growable byte buffer, always NUL-terminated. */
+typedef struct {
+  char *s;
+  size_t len, cap;
+} buf_t;
+
+void buf_add(buf_t *b, const char *s, size_t n);
+void buf_puts(buf_t *b, const char *s);
+void buf_printf(buf_t *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/** A growable list of strings. */
+typedef struct {
+  char **v;
+  size_t n, cap;
+} strv_t;
+
+void strv_push(strv_t *l, char *s);
+bool strv_has(const strv_t *l, const char *s);
+
+void *xmalloc(size_t n);
+char *xstrdup(const char *s);
+char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+bool starts_with(const char *s, const char *prefix);
+bool ends_with(const char *s, const char *suffix);
+
+/** path.posix.join of absolute `a` and `b` (b may be relative or empty), normalised. */
+char *path_join(const char *a, const char *b);
+/** path.posix.normalize of an absolute path (`.`/`..`/`//` removed, a trailing `/` kept). */
+char *path_normalize(const char *p);
+/** JSON.stringify of a string. */
+void json_quote(buf_t *b, const char *s);
+
+/* ------------------------------------------------------------------ util.c: errors */
+
+/** The Node errno name (`EACCES`) and libuv's lowercase message for an errno value. */
+const char *errno_name(int e);
+const char *errno_message(int e);
+
+/** Set once the pod is known: fallback() execs the Node run with these. */
+extern int g_argc;
+extern char **g_argv;
+extern char **g_envp;
+extern bool g_debug;
+extern char *g_stage1; /* host path of the stage1 root */
+extern bool g_acting;  /* past the decision: fallback is no longer possible */
+
+/** Execs the Node run with the original argv, env and fds; never returns. */
+void fallback(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
+/** Prints `stage1: <message>` and exits 254 (a failure after the decision). */
+void fail(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
+/** `--debug` line `stage1: <message>`. */
+void debugf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* ------------------------------------------------------------------ util.c: files */
+
+/** The whole file (NUL-terminated, length in *len), or NULL with errno set. */
+char *read_file(const char *path, size_t *len);
+/** open(O_WRONLY|O_CREAT|O_TRUNC, mode) + write, as Node's writeFileSync; fail() on error. */
+void write_file(const char *path, const void *data, size_t n, unsigned mode);
+/** writeFileAtomicSync of @rktnetes/common: temp file, fsync, rename, fsync of the directory. */
+void write_file_atomic(const char *path, const char *data, unsigned mode);
+/** mkdirSync(path, {recursive: true, mode}); returns 0 or an errno. */
+int mkdir_p(const char *path, unsigned mode);
+
+/* ------------------------------------------------------------------ json.c */
+
+typedef enum { J_NULL, J_FALSE, J_TRUE, J_NUMBER, J_STRING, J_ARRAY, J_OBJECT } jtype_t;
+
+/** A JSON value; strings are UTF-8 without NUL; objects keep their keys in order (no duplicates). */
+typedef struct jv {
+  jtype_t type;
+  char *str;       /* J_STRING */
+  double num;      /* J_NUMBER */
+  size_t n;        /* J_ARRAY, J_OBJECT: number of items */
+  struct jv **items;
+  char **keys;     /* J_OBJECT */
+} jv_t;
+
+/** Parses a whole document; NULL (with a reason in *why) when it is not JSON this program reads. */
+jv_t *json_parse(const char *text, size_t len, const char **why);
+/** An object's member, or NULL when absent or null (a null field counts as absent, as in Go). */
+jv_t *json_get(const jv_t *obj, const char *key);
+
+/* ------------------------------------------------------------------ the pod */
+
+/** The run flags (src/run/run.ts RunArgs) the native path supports. */
+typedef struct {
+  char *uuid;
+  bool debug;
+  bool net_host; /* else none */
+  char *hostname;
+  bool disable_caps;
+  bool disable_paths;
+  bool disable_seccomp;
+  bool ipc_parent;
+  int lock_fd;
+} run_args_t;
+
+/** One app, resolved as src/run/app.ts prepareApp does. */
+typedef struct {
+  char *name;
+  char *root;    /* host path of its rootfs */
+  char *workdir;
+  unsigned long uid, gid;
+  strv_t groups; /* decimal */
+  strv_t argv;
+  strv_t env;    /* NAME=value, composed */
+  bool read_only_root;
+  bool seccomp;
+  bool nnp;
+} app_t;
+
+typedef struct {
+  run_args_t args;
+  char *pod;      /* the pod directory (cwd) */
+  char *stage1;   /* <pod>/stage1/rootfs */
+  char *hostname;
+  app_t *apps;
+  size_t napps;
+} pod_t;
+
+/** args.c: parses argv and the environment; fallback() for anything not implemented. */
+void parse_run_args(int argc, char **argv, run_args_t *out);
+/** manifest.c: reads and checks the pod manifest and the apps' image manifests. */
+void load_pod(pod_t *pod);
+/** app.c: identity, program and environment of one app (from manifest.c's view of it). */
+typedef struct {
+  const char *name;
+  const jv_t *app; /* the effective app object */
+  bool read_only_root;
+} app_src_t;
+void resolve_app(pod_t *pod, const app_src_t *src, app_t *out);
+/** app.c: resolveInRoot of src/run/rootfs.ts; NULL after 40 links (fallback or fail by caller). */
+char *resolve_in_root(const char *root, const char *path);
+
+/* ------------------------------------------------------------------ cgroups.c */
+
+typedef struct {
+  bool unified;
+  strv_t dirs, joins, moves;
+  strv_t write_paths, write_values;
+  strv_t *app_procs; /* one list per app */
+  char *subcgroup;
+} cg_plan_t;
+
+void plan_cgroups(const pod_t *pod, cg_plan_t *plan);
+void create_cgroups(const cg_plan_t *plan);
+/** Starts the kernel's cgroup migration lock on its slow path early (a no-op move of this process). */
+void warm_cgroup_lock(void);
+/** Joins the pod cgroups from a thread (the init's own joins stay authoritative). */
+void join_in_background(const cg_plan_t *plan);
+void join_wait(void);
+
+/* ------------------------------------------------------------------ mounts.c */
+
+/** The /etc binds of hostsBinds (default --dns-conf-mode), the hosts entry added. */
+typedef struct {
+  char *source, *path;
+  bool if_missing;
+} bind_t;
+
+void hosts_binds(const pod_t *pod, bind_t *binds, size_t *n);
+void enter_private_mount_ns(void);
+void bind_self(const char *dir);
+void setup_app_fs(const app_t *app, const bind_t *binds, size_t nbinds);
+
+/* ------------------------------------------------------------------ spec.c */
+
+char *format_init_spec(const pod_t *pod, const cg_plan_t *plan);
+
+#endif
