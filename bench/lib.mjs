@@ -161,12 +161,13 @@ export const isRoot = () => process.getuid?.() === 0;
  */
 export function snapshotRkt(dir) {
   for (let i = 0; i < 120 && !existsSync(RKT); i++) spawnSync('sleep', ['0.5']);
-  const copy = join(dir, 'stage0', 'rkt.mjs');
-  mkdirSync(join(dir, 'stage0'), { recursive: true });
-  copyFileSync(RKT, copy);
+  const stage0 = join(dir, 'stage0');
+  mkdirSync(join(stage0, 'bin'), { recursive: true });
+  // the executables run the bundle (next to rkt.mjs, above bin/rkt.cjs) with its code cache
+  // (tools/build.mjs); the CommonJS one is the package's bin, the one users run
+  for (const f of ['rkt.mjs', 'rkt.cjs', 'rkt.cjs.cache', 'bin/rkt.cjs']) copyFileSync(join(dirname(RKT), f), join(stage0, f));
+  const copy = join(stage0, 'bin', 'rkt.cjs');
   chmodSync(copy, 0o755);
-  // the executable runs the bundle next to it, with its code cache (tools/build.mjs)
-  for (const f of ['rkt.cjs', 'rkt.cjs.cache']) copyFileSync(join(dirname(RKT), f), join(dir, 'stage0', f));
   if (!existsSync(join(dir, 'node_modules'))) symlinkSync(join(REPO, 'node_modules'), join(dir, 'node_modules'));
   return copy;
 }

@@ -126,9 +126,12 @@ function steps(run, events, off) {
   const s0origin = origin('stage0.');
   const at = (name) => (k[name]?.mono !== undefined ? k[name].mono : k[name] && s0origin !== undefined && name.startsWith('stage0.') ? s0origin + k[name].ms : undefined);
   const s1exec = execs.find((e) => /\/stage1\/rootfs\/run$/.test(e.filename ?? ''))?.ts;
-  const s1origin = origin('run.');
-  const s1ready = s1origin !== undefined && k['run.node-ready'] ? s1origin + k['run.node-ready'].ms : undefined;
-  const s1done = k['run.exec']?.mono;
+  // stage1-coreos' native run prints `run.*` lines; the Node run it falls back to (say, for
+  // --private-users) prints them under its bundle's name
+  const s1 = k['run.node-ready'] || k['run.exec'] ? 'run.' : 'stage1-coreos.mjs.';
+  const s1origin = origin(s1);
+  const s1ready = s1origin !== undefined && k[`${s1}node-ready`] ? s1origin + k[`${s1}node-ready`].ms : undefined;
+  const s1done = k[`${s1}exec`]?.mono;
   const initExec = execs.filter((e) => /\/stage1\/rootfs\/init$/.test(e.filename ?? '')).at(-1)?.ts;
   const appExecEv = execs.find((e) => e.filename === '/bin/true' && e.ts > (s1done ?? Infinity));
   // CNI: processes the stage1 run process forks (threads never exec) that exec something
@@ -164,7 +167,7 @@ function steps(run, events, off) {
     'teardown until rkt run returns': d(appExit, run.t1),
     total: run.ms,
     _pluginCount: plugins.length,
-    _nodeStarts: { stage0: k['stage0.node-ready']?.ms, stage1: k['run.node-ready']?.ms },
+    _nodeStarts: { stage0: k['stage0.node-ready']?.ms, stage1: k[`${s1}node-ready`]?.ms },
   };
 }
 
