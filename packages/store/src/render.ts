@@ -324,7 +324,7 @@ export async function buildTree(
     return await withLock(layout.treeLock(id), 'ex', async () => {
       if (existsSync(treePath)) {
         if (!opts.rebuild) {
-          ctx.rows.touch(key, Date.now());
+          ctx.rows.touchCoarse(key, Date.now());
           return { treeStoreID: id, path: treePath, rootfs: join(treePath, 'rootfs'), hash: readHash(treePath) ?? '', rendered: false };
         }
         removeTreeDir(ctx, treePath);

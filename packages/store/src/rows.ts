@@ -5,6 +5,9 @@ import type { Database } from './db';
 import { retryBusy } from './db';
 import type { NameValue } from './deps';
 
+/** How stale `last_used` may be before a use of an image writes it again ({@link Rows.touchCoarse}). */
+export const LAST_USED_RESOLUTION_MS = 60_000;
+
 /** What the store knows about one image. */
 export interface ImageInfo {
   /** `sha512-` + 128 hex digits: the sha512 of the uncompressed image */
@@ -190,6 +193,18 @@ export class Rows {
 
   touch(key: string, when: number): void {
     this.run('update image', 'UPDATE images SET last_used = ? WHERE key = ?', when, key);
+  }
+
+  /**
+   * {@link touch} unless `last_used` is already within `resolutionMs` of `when` (as relatime
+   * does for atime): a pod started from an image used a moment ago then writes nothing to the
+   * database (no WAL to create and checkpoint), and image gc, whose grace periods are hours,
+   * sees the same thing.
+   */
+  touchCoarse(key: string, when: number, resolutionMs = LAST_USED_RESOLUTION_MS): void {
+    const row = this.get<{ last_used: number }>('look up image', 'SELECT last_used FROM images WHERE key = ?', key);
+    if (row && row.last_used >= when - resolutionMs && row.last_used <= when) return;
+    this.touch(key, when);
   }
 
   setTreeStoreSize(key: string, size: number): void {

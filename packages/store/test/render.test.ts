@@ -1,5 +1,6 @@
 import test from 'ava';
 import { appendFileSync, chmodSync, existsSync, lstatSync, readFileSync, readdirSync, readlinkSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { openStore, type Store } from '@rktnetes/store';
@@ -210,4 +211,23 @@ test('renders fifos, device nodes (when imported with allowDevices) and skips ha
   t.true((await store.verifyTree(r.treeStoreID)).ok);
   t.true((await store.fsck()).ok);
   t.is(img.name, 'example.com/special');
+});
+
+test('a render of an existing tree writes last_used only when it is more than a minute old (relatime)', async (t) => {
+  const dir = tempDir(t);
+  const store = openStore(dir);
+  t.teardown(() => store.close());
+  const img = await add(store, manifest('example.com/used'), files({ a: '1' }));
+  await store.render(img.key);
+  const first = store.getImage(img.key).lastUsed.getTime();
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  await store.render(img.key);
+  t.is(store.getImage(img.key).lastUsed.getTime(), first, 'used a moment ago: nothing written');
+  const Database = createRequire(import.meta.url)('better-sqlite3') as new (path: string) => import('better-sqlite3').Database;
+  const db = new Database(join(dir, 'cas', 'db', 'store.sqlite'));
+  db.prepare('UPDATE images SET last_used = ? WHERE key = ?').run(first - 120_000, img.key);
+  db.close();
+  const before = Date.now();
+  await store.render(img.key);
+  t.true(store.getImage(img.key).lastUsed.getTime() >= before, 'two minutes old: updated');
 });

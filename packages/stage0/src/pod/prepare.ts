@@ -10,7 +10,6 @@
  * The caller gets the pod still in `pods/prepare` and locked; it moves it to `prepared` or `run`.
  * A failed prepare removes the pod directory.
  */
-import * as fs from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import {
   DEFAULT_REGULAR_DIR_MODE,
@@ -36,7 +35,6 @@ import {
   stage1RootfsPath,
   stage1TreeStoreIdPath,
   tmpDir,
-  writeFileAtomic,
   writeUUIDFile,
 } from '@rktnetes/common';
 import { wrap } from '@rktnetes/errors';
@@ -49,6 +47,7 @@ import { lockPod, podSys, withPrepareLock, type PodLock } from './lock';
 import { convertedFromDocker, implicitDockerVolumes, withImplicitVolumes } from './docker-image';
 import { fillVolumeFromImage, type ImageRoot } from './docker-volumes';
 import { copyTree } from './overlay';
+import { PodFiles } from './pod-files';
 
 /** What to prepare. */
 export interface PrepareSpec {
@@ -72,35 +71,35 @@ export interface PreparedPod {
   lock: PodLock;
 }
 
-async function writeManifestOf(store: Store, key: string, path: string): Promise<void> {
-  await writeFileAtomic(path, store.getImageManifestJSON(key), DEFAULT_REGULAR_FILE_MODE);
+function writeManifestOf(files: PodFiles, store: Store, key: string, path: string): void {
+  files.write(path, store.getImageManifestJSON(key), DEFAULT_REGULAR_FILE_MODE);
 }
 
-async function prepareStage1(spec: PrepareSpec, pod: string): Promise<void> {
-  await fsp.mkdir(stage1ImagePath(pod), { recursive: true, mode: DEFAULT_REGULAR_DIR_MODE });
+async function prepareStage1(spec: PrepareSpec, pod: string, files: PodFiles): Promise<void> {
+  files.mkdir(stage1ImagePath(pod), DEFAULT_REGULAR_DIR_MODE);
   // without overlay the rootfs is copied: a layered image needs its flattened tree for that
   const tree = await spec.store.render(spec.stage1Key, { flatten: !spec.useOverlay });
-  await writeManifestOf(spec.store, spec.stage1Key, stage1ManifestPath(pod));
+  writeManifestOf(files, spec.store, spec.stage1Key, stage1ManifestPath(pod));
   if (!spec.useOverlay) await copyTree(tree.rootfs, stage1RootfsPath(pod));
-  await writeFileAtomic(stage1TreeStoreIdPath(pod), tree.treeStoreID, DEFAULT_REGULAR_FILE_MODE);
+  files.write(stage1TreeStoreIdPath(pod), tree.treeStoreID, DEFAULT_REGULAR_FILE_MODE);
 }
 
 /** Prepares one app; returns where its root filesystem as the image has it can be read. */
-async function prepareApp(spec: PrepareSpec, pod: string, app: string, key: string): Promise<ImageRoot> {
+async function prepareApp(spec: PrepareSpec, pod: string, files: PodFiles, app: string, key: string): Promise<ImageRoot> {
   const tree = await spec.store.render(key, { flatten: !spec.useOverlay });
-  await fsp.mkdir(appInfoDir(pod, app), { recursive: true, mode: DEFAULT_REGULAR_DIR_MODE });
+  files.mkdir(appInfoDir(pod, app), DEFAULT_REGULAR_DIR_MODE);
   let root: ImageRoot;
   if (spec.useOverlay) {
     // the tree ID is where `rkt gc`/`rkt image gc` find the trees (and layers) pods use
-    await writeFileAtomic(appTreeStoreIdPath(pod, app), tree.treeStoreID, DEFAULT_REGULAR_FILE_MODE);
+    files.write(appTreeStoreIdPath(pod, app), tree.treeStoreID, DEFAULT_REGULAR_FILE_MODE);
     root = tree.layered ? { lowerDirs: tree.lowerDirs } : { dir: tree.rootfs };
   } else {
-    await fsp.mkdir(appDir(pod, app), { recursive: true, mode: DEFAULT_REGULAR_DIR_MODE });
+    files.mkdir(appDir(pod, app), DEFAULT_REGULAR_DIR_MODE);
     await copyTree(tree.rootfs, appRootfsPath(pod, app));
-    await writeManifestOf(spec.store, key, appImageManifestPath(pod, app));
+    writeManifestOf(files, spec.store, key, appImageManifestPath(pod, app));
     root = { dir: appRootfsPath(pod, app) };
   }
-  await writeManifestOf(spec.store, key, appInfoManifestPath(pod, app));
+  writeManifestOf(files, spec.store, key, appInfoManifestPath(pod, app));
   return root;
 }
 
@@ -130,23 +129,26 @@ async function addDockerVolumes(ctx: Context, spec: PrepareSpec, pod: string, ro
 
 async function fillPodDir(ctx: Context, spec: PrepareSpec, pod: string): Promise<void> {
   const log = ctx.log;
-  await fsp.mkdir(appsInfoDir(pod), { recursive: true, mode: DEFAULT_REGULAR_DIR_MODE });
+  const files = new PodFiles();
+  files.mkdir(appsInfoDir(pod), DEFAULT_REGULAR_DIR_MODE);
   log.debug('preparing stage1');
-  await prepareStage1(spec, pod);
+  await prepareStage1(spec, pod, files);
   const roots = new Map<string, ImageRoot>();
   for (const ra of spec.manifest.apps) {
     log.debug(`preparing app ${ra.name} from ${ra.image.id}`);
-    roots.set(ra.name, await prepareApp(spec, pod, ra.name, ra.image.id));
+    roots.set(ra.name, await prepareApp(spec, pod, files, ra.name, ra.image.id));
   }
   const manifest = await addDockerVolumes(ctx, spec, pod, roots);
   // a user's manifest is written as given unless implicit volumes were added to it
   const text = manifest === spec.manifest && spec.manifestText !== undefined ? spec.manifestText : serializePodManifest(manifest);
-  fs.closeSync(fs.openSync(podManifestLockPath(pod), fs.constants.O_CREAT | fs.constants.O_RDWR, 0o600));
+  files.touch(podManifestLockPath(pod), 0o600);
   log.debug('writing pod manifest');
-  await writeFileAtomic(podManifestPath(pod), text, DEFAULT_REGULAR_FILE_MODE);
-  fs.closeSync(fs.openSync(podCreatedPath(pod), fs.constants.O_CREAT | fs.constants.O_RDWR, DEFAULT_REGULAR_FILE_MODE));
-  if (spec.useOverlay) fs.closeSync(fs.openSync(overlayPreparedPath(pod), fs.constants.O_CREAT | fs.constants.O_RDWR, DEFAULT_REGULAR_FILE_MODE));
-  if (spec.privateUsers) await writeFileAtomic(privateUsersPreparedPath(pod), formatPrivateUsers(spec.privateUsers), DEFAULT_REGULAR_FILE_MODE);
+  files.write(podManifestPath(pod), text, DEFAULT_REGULAR_FILE_MODE);
+  files.touch(podCreatedPath(pod), DEFAULT_REGULAR_FILE_MODE);
+  if (spec.useOverlay) files.touch(overlayPreparedPath(pod), DEFAULT_REGULAR_FILE_MODE);
+  if (spec.privateUsers) files.write(privateUsersPreparedPath(pod), formatPrivateUsers(spec.privateUsers), DEFAULT_REGULAR_FILE_MODE);
+  // durable before the pod can leave prepare (./pod-files.ts)
+  files.flush();
 }
 
 /** Ids a user namespace maps (rkt's DefaultRangeCount). */
