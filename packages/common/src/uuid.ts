@@ -2,7 +2,8 @@
  * Pod UUIDs: generation, validation, canonical form, and uuid files (`--uuid-file-save` /
  * `--uuid-file`). Resolving a typed prefix among existing pods is `resolvePodUUID` in pods.ts.
  */
-import { randomUUID } from 'node:crypto';
+import { randomFillSync } from 'node:crypto';
+import { closeSync, openSync, readSync } from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import { systemError, userError, usageError } from '@rktnetes/errors';
 import { writeFileAtomic } from './files';
@@ -11,7 +12,40 @@ const CANONICAL = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}
 
 /** A new random (version 4) pod UUID in canonical form: lowercase, 8-4-4-4-12. */
 export function newPodUUID(): string {
-  return randomUUID();
+  return formatUUIDv4(randomBytes16());
+}
+
+/**
+ * 16 random bytes from the kernel's generator (`device`, /dev/urandom): three system calls,
+ * where node:crypto (which rkt run does not otherwise need) would take milliseconds to load.
+ * Without the device (a /dev-less chroot) they come from node:crypto.
+ */
+export function randomBytes16(device = '/dev/urandom'): Buffer {
+  const bytes = Buffer.alloc(16);
+  let fd: number | undefined;
+  try {
+    fd = openSync(device, 'r');
+    for (let n = 0; n < 16; ) {
+      const got = readSync(fd, bytes, n, 16 - n, null);
+      if (got === 0) throw new Error(`${device}: end of file`);
+      n += got;
+    }
+    return bytes;
+  } catch {
+    return randomFillSync(bytes);
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+}
+
+/** The version 4 (random, RFC 4122 variant) UUID made of 16 random bytes, in canonical form. */
+export function formatUUIDv4(random: Uint8Array): string {
+  if (random.length !== 16) throw new RangeError(`a uuid needs 16 random bytes, not ${random.length}`);
+  const b = Buffer.from(random);
+  b[6] = (b[6]! & 0x0f) | 0x40;
+  b[8] = (b[8]! & 0x3f) | 0x80;
+  const h = b.toString('hex');
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
 }
 
 /**

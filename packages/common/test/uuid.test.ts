@@ -4,6 +4,8 @@ import { join } from 'node:path';
 import { hasCode } from '@rktnetes/errors';
 import {
   ensurePodsDirs,
+  formatUUIDv4,
+  randomBytes16,
   isCanonicalUUID,
   isValidUUID,
   newPodUUID,
@@ -24,6 +26,30 @@ test('new uuids are canonical random v4 uuids', (t) => {
     seen.add(u);
   }
   t.is(seen.size, 50);
+});
+
+test('a v4 uuid keeps its random bits and sets the version and variant bits', (t) => {
+  t.is(formatUUIDv4(new Uint8Array(16).fill(0xff)), 'ffffffff-ffff-4fff-bfff-ffffffffffff');
+  t.is(formatUUIDv4(new Uint8Array(16)), '00000000-0000-4000-8000-000000000000');
+  const bytes = Uint8Array.from({ length: 16 }, (_, i) => i * 17);
+  t.is(formatUUIDv4(bytes), '00112233-4455-4677-8899-aabbccddeeff');
+  t.is(bytes[6], 0x66, 'the bytes given are left alone');
+  t.throws(() => formatUUIDv4(new Uint8Array(15)), { instanceOf: RangeError });
+});
+
+test('random bytes come from the device, or from node:crypto without it', async (t) => {
+  const dir = await tempDir(t);
+  const a = randomBytes16();
+  t.is(a.length, 16);
+  t.notDeepEqual(a, randomBytes16());
+  const fixed = join(dir, 'fixed');
+  await writeFile(fixed, Buffer.alloc(16, 7));
+  t.deepEqual(randomBytes16(fixed), Buffer.alloc(16, 7));
+  const short = join(dir, 'short');
+  await writeFile(short, Buffer.alloc(3, 7));
+  t.notDeepEqual(randomBytes16(short), randomBytes16(short), 'a device that ends early: node:crypto');
+  t.is(randomBytes16(join(dir, 'missing')).length, 16);
+  t.notDeepEqual(randomBytes16(join(dir, 'missing')), randomBytes16(join(dir, 'missing')));
 });
 
 test('validation accepts what appc accepts', (t) => {

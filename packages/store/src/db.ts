@@ -26,21 +26,35 @@ let ctor: DatabaseCtor | undefined;
 /** better-sqlite3's native addon when found where it is built; else better-sqlite3 finds it */
 let nativeBinding: { nativeBinding: object } | Record<string, never> = {};
 
+/**
+ * better-sqlite3's JavaScript as the code runs: in a bundle of tools/build.mjs `require` is the
+ * bundle's and esbuild binds this call, to the copy inlined in the bundle when the bin's
+ * package lists better-sqlite3 in "inlineDependencies", else to the installed package; run as an
+ * ES module (tests) there is no `require` and the installed package is loaded.
+ */
+function bundledSqlite(load: NodeRequire): DatabaseCtor {
+  return (typeof require === 'function' ? require('better-sqlite3') : load('better-sqlite3')) as DatabaseCtor;
+}
+
 function loadSqlite(): DatabaseCtor {
   if (!ctor) {
-    const require = createRequire(import.meta.url);
+    const load = createRequire(import.meta.url);
+    // Handing the addon over spares better-sqlite3 its search with the `bindings` package
+    // (stack traces, a dozen candidate paths): half a millisecond of every store open. It also
+    // lets an inlined copy run, which could not find the addon itself (it is not where that
+    // copy's file is).
+    let addon: object | undefined;
     try {
-      ctor = require('better-sqlite3') as DatabaseCtor;
+      addon = load('better-sqlite3/build/Release/better_sqlite3.node') as object;
+    } catch {
+      // built elsewhere (a debug build): the installed better-sqlite3 looks for it itself
+    }
+    try {
+      ctor = addon ? bundledSqlite(load) : (load('better-sqlite3') as DatabaseCtor);
     } catch (e) {
       throw systemError('store.sqlite-missing', 'cannot load better-sqlite3, the image store needs it', { cause: e });
     }
-    // Handing the addon over spares better-sqlite3 its search with the `bindings` package
-    // (stack traces, a dozen candidate paths): half a millisecond of every store open.
-    try {
-      nativeBinding = { nativeBinding: require('better-sqlite3/build/Release/better_sqlite3.node') as object };
-    } catch {
-      // built elsewhere (a debug build): better-sqlite3 looks for it itself
-    }
+    if (addon) nativeBinding = { nativeBinding: addon };
   }
   return ctor;
 }

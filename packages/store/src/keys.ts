@@ -5,8 +5,8 @@
  * (the appc image ID). rkt itself keys by the first 64 hex digits; any such shorter form is
  * accepted as a prefix.
  */
-import { createHash } from 'node:crypto';
 import { usageError } from '@rktnetes/errors';
+import { sha512Hex } from './sha512';
 
 export const KEY_PREFIX = 'sha512-';
 /** hex digits of a full key */
@@ -62,6 +62,7 @@ export function shortKey(key: string): string {
  * a different image, so a re-resolved chain renders into a new tree.
  */
 export function treeStoreIDFor(keys: readonly string[]): string {
-  const h = createHash('sha512').update(keys.join(',')).digest('hex');
+  // plain-JavaScript SHA-512: rkt run then need not load node:crypto (see sha512.ts)
+  const h = sha512Hex(keys.join(','));
   return `deps-${KEY_PREFIX}${h.slice(0, 64)}`;
 }
