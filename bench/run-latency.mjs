@@ -71,9 +71,9 @@ const cases = [
   },
   {
     name: 'rkt run, coreos, --net=none, via yargs',
-    note: 'global flags as `--dir DIR`: the CLI path before the yargs-free start (src/cli/fast-path.ts)',
+    note: '`--dir` given twice, which only yargs accepts: the CLI path before the yargs-free start (src/cli/fast-path.ts)',
     rkt: true,
-    argv: () => [process.execPath, [ws.rktPath, ...ws.globals.flatMap((g) => g.split('=')), 'run', '--net=none', `--stage1-hash=${coreosId}`, imageId]],
+    argv: () => [process.execPath, [ws.rktPath, ws.globals[0], ...ws.globals, 'run', '--net=none', `--stage1-hash=${coreosId}`, imageId]],
   },
   { name: 'rkt run, fly (host network)', rkt: true, argv: () => rktRun(flyId) },
   { name: 'runc run (new netns, lo)', argv: () => ['runc', ['--root', ociState, 'run', '--bundle', bundle, `b${process.pid}-${uniq++}`]] },

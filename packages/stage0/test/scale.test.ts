@@ -58,7 +58,8 @@ test('raw commands after plainly written global flags skip yargs, with the globa
   for (const args of [
     ['list'],
     ['gc', '--grace-period=0s'],
-    ['--dir', '/d', 'run', 'img'],
+    ['--dir', '-d', 'run', 'img'],
+    ['--dir', '--debug', 'run', 'img'],
     ['--dir=/a', '--dir=/b', 'run', 'img'],
     ['--debug=yes', 'run', 'img'],
     ['--nope=1', 'run', 'img'],
@@ -70,6 +71,13 @@ test('raw commands after plainly written global flags skip yargs, with the globa
   ]) {
     t.is(splitFastCommand(args, env), undefined, args.join(' '));
   }
+  // a value flag's value as the next word
+  const spaced = splitFastCommand(['--dir', '/d', '--local-config', '/e', '--debug', 'run', 'img'], env);
+  t.is(spaced?.name, 'run');
+  t.deepEqual(spaced?.rest, ['img']);
+  t.like(spaced?.globals, { dir: '/d', 'local-config': '/e', debug: true });
+  t.is(splitFastCommand(['--dir', '/d', '--dir=/e', 'run', 'img'], env), undefined, 'twice');
+  t.is(splitFastCommand(['--dir'], env), undefined, 'no value');
   // a --help after `--` belongs to the app
   t.is(splitFastCommand(['run', 'img', '--', '--help'], env)?.name, 'run');
 });

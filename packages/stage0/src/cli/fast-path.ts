@@ -3,7 +3,7 @@
  * `status`, `enter`) without yargs. For them yargs only reads the global flags written before
  * the command name and hands the rest over untouched, yet loading and building the parser was
  * about a fifth of `rkt run`'s own time (bench/run-latency.mjs). When the global flags are
- * written plainly (`--name=value`, or a bare boolean `--debug`), each at most once, and no help
+ * written plainly (`--name=value` or `--name value`, or a bare boolean `--debug`), each at most once, and no help
  * is asked for, the command runs directly with the same global options yargs would have given
  * it; anything else goes through yargs as before. `rkt list` is started the same way when its own
  * flags are plain too (`--full`, `--no-legend`, optionally `=true|false`, and `--format=X`).
@@ -67,7 +67,14 @@ function splitCommandLine(args: readonly string[], env: NodeJS.ProcessEnv): Fast
   for (let i = 0; i < args.length; i++) {
     const token = args[i]!;
     if (!token.startsWith('--')) return { name: token, globals, rest: args.slice(i + 1) };
-    const { name, value } = flagOf(token);
+    let { name, value } = flagOf(token);
+    // `--dir DIR`: a value flag takes the next word, as yargs does, unless it looks like a flag
+    if (value === undefined && VALUE_FLAGS.has(name)) {
+      const next = args[i + 1];
+      if (next === undefined || next.startsWith('-')) return undefined;
+      value = next;
+      i++;
+    }
     if (seen.has(name) || !setGlobal(globals, name, value)) return undefined;
     seen.add(name);
   }
