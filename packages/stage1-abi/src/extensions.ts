@@ -61,6 +61,61 @@ export function parsePathList(value: string, annotation: string): string[] {
 }
 
 /**
+ * The paths a stage1 hides from every app by default (rkt's protectKernelHidden* set, Docker's
+ * masked paths): kernel memory and symbols, key and timer lists, firmware and power controls.
+ * Applied unless `--disable-paths` or the app's {@link ANNOTATION_APP_MASKED_PATHS}.
+ */
+export const DEFAULT_MASKED_PATHS: readonly string[] = Object.freeze([
+  '/proc/acpi',
+  '/proc/config.gz',
+  '/proc/kallsyms',
+  '/proc/kcore',
+  '/proc/keys',
+  '/proc/kmem',
+  '/proc/latency_stats',
+  '/proc/mem',
+  '/proc/sched_debug',
+  '/proc/scsi',
+  '/proc/timer_list',
+  '/proc/timer_stats',
+  '/sys/devices/virtual/powercap',
+  '/sys/firmware',
+  '/sys/fs',
+  '/sys/hypervisor',
+  '/sys/module',
+  '/sys/power',
+]);
+
+/**
+ * The paths a stage1 makes read-only for every app by default (`/sys` is read-only as a whole).
+ * Applied unless `--disable-paths` or the app's {@link ANNOTATION_APP_READONLY_PATHS}.
+ */
+export const DEFAULT_READONLY_PATHS: readonly string[] = Object.freeze(['/proc/bus', '/proc/fs', '/proc/irq', '/proc/sys', '/proc/sysrq-trigger']);
+
+/** The masked and read-only paths of one app, inside its root, in order. */
+export interface AppPathLists {
+  masked: string[];
+  readOnly: string[];
+}
+
+/**
+ * The masked and read-only paths of an app: each list is the app's annotation when it has one
+ * (even empty, and even with `--disable-paths`), else the default list, else (with
+ * `disablePaths`, `rkt run --insecure-options=paths`) none. `annotations` are the app's
+ * (the pod manifest's runtime app); the first annotation of a name counts.
+ *
+ * @throws RktError `stage1.annotation.invalid` (user) for a malformed path-list annotation
+ */
+export function appPathLists(annotations: readonly { name: string; value: string }[] | undefined, disablePaths: boolean): AppPathLists {
+  const list = (name: string, defaults: readonly string[]): string[] => {
+    const value = annotations?.find((a) => a.name === name)?.value;
+    if (value !== undefined) return parsePathList(value, name);
+    return disablePaths ? [] : [...defaults];
+  };
+  return { masked: list(ANNOTATION_APP_MASKED_PATHS, DEFAULT_MASKED_PATHS), readOnly: list(ANNOTATION_APP_READONLY_PATHS, DEFAULT_READONLY_PATHS) };
+}
+
+/**
  * Pod annotation: the cgroup the pod's cgroups go below in every hierarchy, a path from the
  * hierarchy's root (`/kubepods/burstable/pod1234`), created when missing (CRI `cgroup_parent`,
  * cgroupfs driver). Without it a stage1 chooses (coreos: below the caller's own cgroup). See

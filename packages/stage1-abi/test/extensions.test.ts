@@ -4,7 +4,10 @@ import {
   ANNOTATION_APP_MASKED_PATHS,
   ANNOTATION_APP_READONLY_PATHS,
   ANNOTATION_APP_SECCOMP_PROFILE,
+  appPathLists,
   compactSeccompProfile,
+  DEFAULT_MASKED_PATHS,
+  DEFAULT_READONLY_PATHS,
   formatPathList,
   parsePathList,
   parseSeccompProfile,
@@ -14,6 +17,27 @@ test('the app annotations of the security extensions', (t) => {
   t.is(ANNOTATION_APP_SECCOMP_PROFILE, 'rktnetes.io/stage2/seccomp-profile');
   t.is(ANNOTATION_APP_MASKED_PATHS, 'rktnetes.io/stage2/masked-paths');
   t.is(ANNOTATION_APP_READONLY_PATHS, 'rktnetes.io/stage2/readonly-paths');
+});
+
+test('default masked and read-only paths: kernel internals hidden, kernel tunables read-only', (t) => {
+  for (const p of ['/proc/kcore', '/proc/kallsyms', '/proc/keys', '/proc/timer_list', '/sys/firmware', '/sys/fs']) t.true(DEFAULT_MASKED_PATHS.includes(p), p);
+  t.deepEqual([...DEFAULT_READONLY_PATHS], ['/proc/bus', '/proc/fs', '/proc/irq', '/proc/sys', '/proc/sysrq-trigger']);
+  for (const p of [...DEFAULT_MASKED_PATHS, ...DEFAULT_READONLY_PATHS]) t.deepEqual(parsePathList(formatPathList([p]), 'x'), [p], 'normalised absolute paths');
+  t.true(Object.isFrozen(DEFAULT_MASKED_PATHS) && Object.isFrozen(DEFAULT_READONLY_PATHS));
+});
+
+test('appPathLists: an annotation replaces its defaults (even empty, even with --disable-paths); else the defaults unless disabled', (t) => {
+  t.deepEqual(appPathLists(undefined, false), { masked: [...DEFAULT_MASKED_PATHS], readOnly: [...DEFAULT_READONLY_PATHS] });
+  t.deepEqual(appPathLists([], true), { masked: [], readOnly: [] });
+  const masked = { name: ANNOTATION_APP_MASKED_PATHS, value: '["/etc//secret/", "/proc/version"]' };
+  t.deepEqual(appPathLists([masked], false), { masked: ['/etc/secret', '/proc/version'], readOnly: [...DEFAULT_READONLY_PATHS] });
+  t.deepEqual(appPathLists([masked], true), { masked: ['/etc/secret', '/proc/version'], readOnly: [] });
+  t.deepEqual(appPathLists([{ name: ANNOTATION_APP_READONLY_PATHS, value: '[]' }], false), { masked: [...DEFAULT_MASKED_PATHS], readOnly: [] });
+  const lists = appPathLists(undefined, false);
+  lists.masked.push('/x');
+  t.false(DEFAULT_MASKED_PATHS.includes('/x'), 'the caller gets copies');
+  const e = t.throws(() => appPathLists([{ name: ANNOTATION_APP_READONLY_PATHS, value: '["relative"]' }], false));
+  t.true(hasCode(e, 'stage1.annotation.invalid'));
 });
 
 test('path lists: a JSON array of absolute paths, normalised, duplicates dropped, empty allowed', (t) => {

@@ -3,10 +3,11 @@
  *
  * Loads the virtio and 9p modules from the initramfs, mounts the pod directory (9p tag "pod")
  * at /pod, reads the spec the host wrote to /pod/kvm/spec, starts every app in its root (on the
- * pod share, with its capabilities, ids, no_new_privs and the seccomp program the host compiled
- * into /pod/kvm/seccomp/<app>.bpf) and relays its output to the host's stdout and stderr
- * (virtio-serial ports rkt.stdout and rkt.stderr) and to its log file, writes each app's exit
- * status, serves `rkt enter` sessions (port rkt.enter) and stop requests (port rkt.ctl), writes
+ * pod share, its masked and read-only paths applied, with its capabilities, ids, no_new_privs
+ * and the seccomp program the host compiled into /pod/kvm/seccomp/<app>.bpf) and relays its
+ * output to the host's stdout and stderr (virtio-serial ports rkt.stdout and rkt.stderr) and to
+ * its log file, writes each app's exit status, serves `rkt enter` sessions (port rkt.enter: the
+ * command runs as its app runs) and stop requests (port rkt.ctl), writes
  * the pod's exit status to /pod/kvm/exit and resets the machine (qemu runs with -no-reboot, so it exits).
  *
  * The spec and the enter requests are sequences of NUL-terminated strings; the format is
@@ -21,6 +22,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <linux/filter.h>
+#include <linux/openat2.h>
 #include <linux/seccomp.h>
 #include <net/if.h>
 #include <net/route.h>
@@ -51,9 +53,10 @@
 #define EXIT_PATH POD_DIR "/kvm/exit"
 #define CLOCK_PATH POD_DIR "/kvm/clock"
 #define SPEC_MAGIC "rktnetes-kvm-spec"
-#define SPEC_VERSION "3"
-/* version 3 adds the app field "seccomp" to version 2, which is still read */
-#define SPEC_VERSION_OLD "2"
+#define SPEC_VERSION "4"
+/* version 4 adds the app fields "mask" and "readonly" to 3, which adds "seccomp" to 2; both are still read */
+#define SPEC_VERSION_3 "3"
+#define SPEC_VERSION_2 "2"
 #define DEFAULT_POD_OPTS "trans=virtio,version=9p2000.L,msize=512000,cache=mmap,access=client"
 #define EXIT_FAILURE_STATUS 254
 #define MAX_RECORD 16384
@@ -246,6 +249,9 @@ struct app {
   int caps_set, nnp, stdin_port;
   struct step *steps;
   int nsteps;
+  /* paths inside the root to hide and to make read-only, after the steps */
+  const char **masks, **ros;
+  int nmasks, nros;
   /* the seccomp program (read from `seccomp` before any app starts), NULL for none */
   struct sock_filter *filter;
   unsigned short filter_len;
@@ -330,7 +336,9 @@ static void parse_app(struct tokens *t, struct app *a) {
       struct step s = {STEP_DEVNODES, 0, 0, 0, 0, 0};
       s.target = tok_need(t, "devnodes dir");
       PUSH(a->steps, a->nsteps, s);
-    } else fatal("spec: unknown app field %s", k);
+    } else if (!strcmp(k, "mask")) PUSH(a->masks, a->nmasks, tok_need(t, "mask"));
+    else if (!strcmp(k, "readonly")) PUSH(a->ros, a->nros, tok_need(t, "readonly"));
+    else fatal("spec: unknown app field %s", k);
   }
   if (!a->root || !a->path || !a->status_path || a->argc == 0) fatal("spec: app %s is incomplete", a->name);
   PUSH(a->argv, a->argc, NULL);
@@ -342,8 +350,8 @@ static void parse_app(struct tokens *t, struct app *a) {
 static void parse_spec(char *buf, size_t len) {
   struct tokens t = {buf, len, 0};
   const char *magic = tok_next(&t), *version = tok_next(&t);
-  if (!magic || strcmp(magic, SPEC_MAGIC) || !version || (strcmp(version, SPEC_VERSION) && strcmp(version, SPEC_VERSION_OLD)))
-    fatal("spec: not a version " SPEC_VERSION_OLD " or " SPEC_VERSION " spec");
+  if (!magic || strcmp(magic, SPEC_MAGIC) || !version || (strcmp(version, SPEC_VERSION) && strcmp(version, SPEC_VERSION_3) && strcmp(version, SPEC_VERSION_2)))
+    fatal("spec: not a version " SPEC_VERSION_2 ", " SPEC_VERSION_3 " or " SPEC_VERSION " spec");
   spec.stop_timeout_ms = 10000;
   const char *k;
   while ((k = tok_next(&t))) {
@@ -663,6 +671,73 @@ static void make_devnodes(const struct app *a, const char *dir) {
   }
 }
 
+/*
+ * Hides (`null`: an O_PATH descriptor of the app's /dev/null, bound over a file; a directory
+ * gets an empty read-only tmpfs) or makes read-only (`null` < 0: the mounts at and below it)
+ * the path `path` of the app whose root is `rfd`. The path is resolved inside that root
+ * (openat2 RESOLVE_IN_ROOT: an image's symlink cannot aim it at the pod share or the guest's
+ * own files) and the new mount is attached to the object found (move_mount on the descriptor),
+ * not to a path looked up again. Returns 1 when the path does not exist (skipped), 0 when done,
+ * -1 with errno set.
+ */
+static int cover_path(int rfd, const char *path, int null) {
+  struct open_how how = {.flags = O_PATH | O_CLOEXEC, .resolve = RESOLVE_IN_ROOT};
+  int target = (int)syscall(SYS_openat2, rfd, path, &how, sizeof how);
+  if (target < 0) return errno == ENOENT || errno == ENOTDIR ? 1 : -1;
+  struct stat st;
+  int m = -1, r = -1;
+  if (fstat(target, &st) != 0) goto out;
+  if (null >= 0 && S_ISDIR(st.st_mode)) {
+    int fs = (int)syscall(SYS_fsopen, "tmpfs", FSOPEN_CLOEXEC);
+    if (fs < 0) goto out;
+    if (syscall(SYS_fsconfig, fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) == 0)
+      m = (int)syscall(SYS_fsmount, fs, FSMOUNT_CLOEXEC, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC);
+    int e = errno;
+    close(fs);
+    errno = e;
+  } else if (null >= 0) {
+    m = (int)syscall(SYS_open_tree, null, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH);
+  } else {
+    struct mount_attr attr = {.attr_set = MOUNT_ATTR_RDONLY};
+    m = (int)syscall(SYS_open_tree, target, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH | AT_RECURSIVE);
+    if (m >= 0 && syscall(SYS_mount_setattr, m, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof attr) != 0) goto out;
+  }
+  if (m >= 0) r = syscall(SYS_move_mount, m, "", target, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) == 0 ? 0 : -1;
+out:;
+  int e = errno;
+  if (m >= 0) close(m);
+  close(target);
+  errno = e;
+  return r;
+}
+
+/* The app's masked and read-only paths, once its /proc, /sys, /dev and volumes are mounted. */
+static void cover_paths(const struct app *a) {
+  if (a->nmasks == 0 && a->nros == 0) return;
+  int rfd = open(a->root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (rfd < 0) fatal("app %s: open its root %s: %s", a->name, a->root, strerror(errno));
+  int null = -1;
+  if (a->nmasks > 0) {
+    struct open_how how = {.flags = O_PATH | O_CLOEXEC, .resolve = RESOLVE_IN_ROOT};
+    null = (int)syscall(SYS_openat2, rfd, "/dev/null", &how, sizeof how);
+    if (null < 0) fatal("app %s: open its /dev/null: %s", a->name, strerror(errno));
+  }
+  int skipped = 0;
+  for (int i = 0; i < a->nmasks; i++) {
+    int r = cover_path(rfd, a->masks[i], null);
+    if (r < 0) fatal("app %s: mask %s: %s", a->name, a->masks[i], strerror(errno));
+    skipped += r;
+  }
+  for (int i = 0; i < a->nros; i++) {
+    int r = cover_path(rfd, a->ros[i], -1);
+    if (r < 0) fatal("app %s: make %s read-only: %s", a->name, a->ros[i], strerror(errno));
+    skipped += r;
+  }
+  if (null >= 0) close(null);
+  close(rfd);
+  dbg("app %s: %d masked and %d read-only paths (%d missing, skipped)", a->name, a->nmasks, a->nros, skipped);
+}
+
 /* Reads the app's seccomp program (struct sock_filter[], written by the host) from the pod share. */
 static void load_filter(struct app *a) {
   if (!a->seccomp) return;
@@ -680,6 +755,7 @@ static void setup_app(struct app *a) {
     if (a->steps[i].kind == STEP_MOUNT) do_mount(a, &a->steps[i]);
     else make_devnodes(a, a->steps[i].target);
   }
+  cover_paths(a);
   load_filter(a);
   dbg("app %s ready%s", a->name, a->filter ? ", with a seccomp filter" : "");
 }
@@ -896,14 +972,17 @@ static void session_start(char *payload, size_t len) {
   const char **argv = NULL, **envp = NULL;
   int argc = 0, envc = 0;
   long uid = 0, gid = 0;
-  /* the app whose no_new_privs and seccomp filter the command gets; none: neither */
-  static const struct app no_app;
-  const struct app *app = &no_app;
-  const char *k;
+  /*
+   * the app as which the command runs (ids, groups, capabilities, no_new_privs, filter); none:
+   * root with every capability and neither no_new_privs nor a filter
+   */
+  const struct app *app = NULL;
+  const char *app_name = NULL, *k;
   while ((k = tok_next(&t))) {
     const char *v = tok_next(&t);
     if (!v) break;
     if (!strcmp(k, "app")) {
+      app_name = v;
       for (int i = 0; i < spec.napps; i++)
         if (!strcmp(spec.apps[i].name, v)) app = &spec.apps[i];
     } else if (!strcmp(k, "root")) root = v;
@@ -914,10 +993,25 @@ static void session_start(char *payload, size_t len) {
     else if (!strcmp(k, "uid")) parse_int(v, &uid);
     else if (!strcmp(k, "gid")) parse_int(v, &gid);
   }
-  if (!path || argc == 0) {
-    const char *m = "enter request without a command";
+  if (!path || argc == 0 || (app_name && !app)) {
+    char m[300];
+    if (!path || argc == 0) snprintf(m, sizeof m, "enter request without a command");
+    else snprintf(m, sizeof m, "the pod has no app %.200s", app_name);
     send_frame('F', m, strlen(m));
+    free(argv);
+    free(envp);
     return;
+  }
+  /* a request without an app: a stand-in with the request's ids and nothing else */
+  static struct app root_app;
+  gid_t only_group = (gid_t)gid;
+  if (!app) {
+    memset(&root_app, 0, sizeof root_app);
+    root_app.uid = (uid_t)uid;
+    root_app.gid = only_group;
+    root_app.groups = &only_group;
+    root_app.ngroups = 1;
+    app = &root_app;
   }
   PUSH(argv, argc, NULL);
   PUSH(envp, envc, NULL);
@@ -934,14 +1028,16 @@ static void session_start(char *payload, size_t len) {
     dup2(out[1], 1);
     dup2(err[1], 2);
     char buf[512];
+    /* the steps and order of start_app: the command runs as the app runs */
     const char *what = "chroot";
     if (chroot(root) == 0) {
       what = "chdir";
       if (chdir(cwd) == 0) {
-        gid_t g = (gid_t)gid;
-        if (app_security(app, (uid_t)uid, 1, &what) == 0) {
+        if (app->caps_set) drop_caps(app->caps);
+        if (app_security(app, app->uid, 1, &what) == 0) {
           what = "set credentials";
-          if (setgroups(1, &g) == 0 && setresgid(g, g, g) == 0 && setresuid((uid_t)uid, (uid_t)uid, (uid_t)uid) == 0 && app_security(app, (uid_t)uid, 0, &what) == 0) {
+          if (setgroups((size_t)app->ngroups, app->groups) == 0 && setresgid(app->gid, app->gid, app->gid) == 0 &&
+              setresuid(app->uid, app->uid, app->uid) == 0 && app_security(app, app->uid, 0, &what) == 0) {
             execve(path, (char *const *)argv, (char *const *)envp);
             what = path;
           }

@@ -1,6 +1,8 @@
 /**
- * The enter entrypoint: runs a command inside the pod's VM, in an app's root, through the
- * enter channel (qemu's unix socket `<pod>/kvm/enter.sock`, the guest's rkt.enter port).
+ * The enter entrypoint: runs a command inside the pod's VM as an app runs (its root, working
+ * directory, environment, uid, gid, groups, capability bounding set, no_new_privs and seccomp
+ * filter), through the enter channel (qemu's unix socket `<pod>/kvm/enter.sock`, the guest's
+ * rkt.enter port).
  * The command's stdin, stdout and stderr are this process's; its exit status is ours.
  * One session at a time: a second enter waits until the first ends.
  */
@@ -35,8 +37,10 @@ function appEnv(podDir: string, app: KvmApp): EnvEntry[] {
 
 /**
  * The request for `command` in the pod in `podDir`: the named app (or the only one), its
- * environment (`rkt/env/<app>`), working directory, and the program found in its PATH, run as
- * root with the app's no_new_privs and seccomp filter (the guest init has them from the spec).
+ * environment (`rkt/env/<app>`), working directory, and the program found in its PATH. The
+ * request names the app and the guest init runs the command exactly as it runs the app, with
+ * the identity and restrictions of the app's spec entry: uid, gid, supplementary groups,
+ * capability bounding set, no_new_privs and seccomp filter (as stage1-coreos' enter with an app).
  *
  * @throws RktError `stage1-kvm.enter.app` (user) when the app is unknown or not given for a pod
  *   with several; `stage1-kvm.exec.not-found` (user)
@@ -59,7 +63,7 @@ export function enterRequest(podDir: string, appName: string | undefined, comman
   for (const [n, v] of env) if (n === 'PATH') searchPath = v;
   const path = findExecutable(app.rootfs, cmd[0]!, searchPath, cwd);
   if (!path) throw userError('stage1-kvm.exec.not-found', `cannot find ${JSON.stringify(cmd[0])} in the PATH of app ${app.name}`);
-  return { root: guestPodPath(`stage1/rootfs${relAppRootfsPath(app.name)}`), cwd, path, argv: cmd, env, uid: 0, gid: 0, app: app.name };
+  return { root: guestPodPath(`stage1/rootfs${relAppRootfsPath(app.name)}`), cwd, path, argv: cmd, env, app: app.name };
 }
 
 /** Where enter's data goes; process stdio by default (tests replace it). */

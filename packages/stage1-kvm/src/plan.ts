@@ -30,7 +30,7 @@ import {
 import { userError } from '@rktnetes/errors';
 import { DEFAULT_CAPABILITIES, capabilityNumber, parseIsolator, type TypedIsolator, type Volume } from '@rktnetes/schema';
 import { appNoNewPrivileges, appSeccomp, compileSeccompFilter, describeSeccomp } from '@rktnetes/seccomp';
-import type { DnsConfMode } from '@rktnetes/stage1-abi';
+import { appPathLists, type DnsConfMode } from '@rktnetes/stage1-abi';
 import { CAPABILITIES, MS_BIND, MS_RDONLY, MS_REC, MS_REMOUNT, mountsUnder, type Sys } from '@rktnetes/sys';
 import { resolveCredentials } from './credentials';
 import { POD_KVM_DIR, guestPodPath, relSeccompPath } from './layout';
@@ -93,6 +93,11 @@ export interface PlanOptions {
   allCapabilities: boolean;
   /** no seccomp filter for any app (`--disable-seccomp`); default false */
   disableSeccomp?: boolean;
+  /**
+   * no default masked and read-only paths (`--disable-paths`, `rkt run --insecure-options=paths`);
+   * an app's path-list annotations still apply. Default false
+   */
+  disablePaths?: boolean;
   /** the guest kernel's release, which a seccomp profile's `minKernel` is compared with; default the host's */
   guestKernel?: string;
   /** connect the host's stdin to the (single) app */
@@ -229,6 +234,8 @@ class Planner {
     }
     steps.push(...this.dnsFiles(a, guestRoot));
 
+    // the same lists as stage1-coreos: the app's annotations, else the defaults unless --disable-paths
+    const paths = appPathLists(a.runtimeApp.annotations, this.opts.disablePaths === true);
     const caps = capabilityMask(a.app, this.opts.allCapabilities);
     // the same decisions as stage1-coreos (@rktnetes/seccomp); the program runs in the guest's kernel
     const isolators = typedIsolators(a.app);
@@ -262,6 +269,8 @@ class Planner {
       statusPath: guestPodPath(`stage1/rootfs${relAppStatusPath(a.name)}`),
       logPath: guestPodPath(`stage1/rootfs/${LOG_DIR}/${a.name}`),
       steps,
+      ...(paths.masked.length ? { maskedPaths: paths.masked } : {}),
+      ...(paths.readOnly.length ? { readOnlyPaths: paths.readOnly } : {}),
     };
     return { guest, env, writeEnvFile: !fromFile, ...(filter ? { filter } : {}) };
   }
@@ -297,12 +306,14 @@ class Planner {
 /**
  * Plans the pod's VM: for each app its guest root (on the pod share), program, environment,
  * credentials, capability bounding set, no_new_privs, seccomp program (compiled here, see
- * {@link AppFilter}) and mounts (proc, sys, a small /dev, volumes, DNS files), and the shares of
+ * {@link AppFilter}), mounts (proc, sys, a small /dev, volumes, DNS files) and masked and
+ * read-only paths (`appPathLists` of @rktnetes/stage1-abi, as stage1-coreos), and the shares of
  * host volumes. Reads the apps' roots on the host.
  *
  * @throws RktError user errors `stage1-kvm.exec.*`, `stage1-kvm.user.unknown`,
  *   `stage1-kvm.group.unknown`, `stage1-kvm.volume.*`, `stage1-kvm.interactive`,
- *   `stage1.seccomp.*` (an app's seccomp isolator or profile annotation)
+ *   `stage1.seccomp.*` (an app's seccomp isolator or profile annotation),
+ *   `stage1.annotation.invalid` (a malformed path-list annotation)
  */
 export function planPod(pod: KvmPod, opts: PlanOptions): PodPlan {
   if (opts.interactive && pod.apps.length !== 1) {

@@ -150,7 +150,7 @@ export interface KvmExec {
  * setup, the networks are torn down again.
  *
  * @throws RktError usage `stage1.args.*`; user `stage1-kvm.*`, `schema.*`, `stage1.net.*`,
- *   `stage1.seccomp.*`;
+ *   `stage1.seccomp.*`, `stage1.annotation.invalid`;
  *   system `stage1-kvm.net.*`, `stage1.net.*`
  */
 export function prepareKvmRun(argv: readonly string[], ctx: EntrypointContext): KvmExec {
@@ -193,6 +193,7 @@ function prepareVm(
     dnsConfMode: args.dnsConfMode ?? DEFAULT_DNS_CONF_MODE,
     allCapabilities: args.disableCapabilitiesRestriction,
     disableSeccomp: args.disableSeccomp,
+    disablePaths: args.disablePaths,
     ...(guestKernel !== undefined ? { guestKernel } : {}),
     interactive: args.interactive,
   });

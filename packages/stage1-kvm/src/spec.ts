@@ -4,8 +4,9 @@
  * of message sent over the enter channel.
  *
  * Format: a sequence of strings, each terminated by a NUL byte (strings cannot contain NUL).
- * The spec starts with `rktnetes-kvm-spec`, the version (`3`; version 2 is the same without the
- * app field `seccomp`, and is still read), then fields, each a keyword and its values:
+ * The spec starts with `rktnetes-kvm-spec`, the version (`4`; 3 is the same without the app
+ * fields `mask` and `readonly`, 2 without `seccomp` either; both are still read), then fields,
+ * each a keyword and its values:
  *
  * | Field | Values |
  * | --- | --- |
@@ -22,15 +23,24 @@
  * seccomp program, `struct sock_filter[]`), `stdin` (the app reads rkt.stdin),
  * `status` (guest path of its status file), `log` (guest path of its log), `mount` (fstype or
  * `-`, source, target, comma-separated flags among bind, rec, ro, nosuid, nodev, noexec or `-`,
- * data or `-`) and `devnodes` (a directory to fill with a minimal /dev), both in order.
+ * data or `-`) and `devnodes` (a directory to fill with a minimal /dev), both in order, then
+ * `mask` and `readonly` (repeated: a path inside the app's root), applied in order after every
+ * mount: the path is resolved inside the root (a symlink cannot lead out of it) and skipped when
+ * it does not exist; a masked file gets the app's /dev/null bound over it, a masked directory an
+ * empty read-only tmpfs, a read-only path is bound onto itself and remounted read-only,
+ * recursively.
  *
  * Net fields: `addr` (`a.b.c.d/prefix`, then `route`, or `noroute` when the guest must delete
  * the subnet route its kernel adds with the address) and `route` (`default` or
  * `a.b.c.d/prefix`, gateway or `-` for a route on the link), each repeated, in order.
  *
  * An enter request is keyword/value pairs: `root`, `cwd`, `path`, `arg` and `env` (repeated),
- * `uid`, `gid`, and `app`, the app whose no_new_privs and seccomp filter the command gets (a
- * guest init ignores keywords it does not know).
+ * `app`, and `uid`, `gid` (a guest init ignores keywords it does not know). With `app` the
+ * command runs as that app runs, everything taken from the app's spec entry: uid, gid,
+ * supplementary groups, capability bounding set, no_new_privs and seccomp filter (installed in
+ * the same order as for the app); `uid` and `gid` are then ignored. Without `app` (a request the
+ * host does not send any more) it runs with `uid` and `gid` (default 0), the gid as the only
+ * group, every capability and neither no_new_privs nor a filter.
  */
 import { internalError } from '@rktnetes/errors';
 import type { EnvEntry } from '@rktnetes/common';
@@ -38,9 +48,9 @@ import type { EnvEntry } from '@rktnetes/common';
 /** First string of every spec. */
 export const SPEC_MAGIC = 'rktnetes-kvm-spec';
 /** The spec format version written (and the newest the guest init understands). */
-export const SPEC_VERSION = '3';
-/** The versions read: 3 adds the app field `seccomp` to 2. */
-export const SPEC_VERSIONS_READ: readonly string[] = ['2', '3'];
+export const SPEC_VERSION = '4';
+/** The versions read: 3 adds the app field `seccomp` to 2, 4 the app fields `mask` and `readonly`. */
+export const SPEC_VERSIONS_READ: readonly string[] = ['2', '3', '4'];
 
 /** Mount flags the guest init knows. */
 export type GuestMountFlag = 'bind' | 'rec' | 'ro' | 'nosuid' | 'nodev' | 'noexec';
@@ -81,6 +91,13 @@ export interface GuestApp {
   /** where the CRI log records go */
   logPath?: string;
   steps: GuestStep[];
+  /**
+   * paths inside the root to hide, after the steps: `/dev/null` (the app's) bound on a file, an
+   * empty read-only tmpfs on a directory; missing paths are skipped
+   */
+  maskedPaths?: string[];
+  /** paths inside the root to make read-only (recursively), after the masks; missing paths are skipped */
+  readOnlyPaths?: string[];
 }
 
 /** A 9p share the guest mounts before the apps. */
@@ -135,9 +152,13 @@ export interface EnterRequest {
   path: string;
   argv: string[];
   env: EnvEntry[];
+  /** only without `app`: the uid and gid (default 0) */
   uid?: number;
   gid?: number;
-  /** the app whose no_new_privs and seccomp filter (from the spec) the command gets */
+  /**
+   * the app as which the command runs: its uid, gid, groups, capability bounding set,
+   * no_new_privs and seccomp filter, from the spec the guest init has
+   */
   app?: string;
 }
 
@@ -177,6 +198,8 @@ function appTokens(a: GuestApp): string[] {
     if (s.kind === 'devnodes') t.push('devnodes', s.dir);
     else t.push('mount', dash(s.fstype), s.source, s.target, s.flags && s.flags.length ? s.flags.join(',') : '-', dash(s.data));
   }
+  for (const p of a.maskedPaths ?? []) t.push('mask', p);
+  for (const p of a.readOnlyPaths ?? []) t.push('readonly', p);
   t.push('end');
   return t;
 }
@@ -269,6 +292,8 @@ export function parseGuestSpec(buf: Uint8Array): GuestSpec {
         else if (f === 'status') a.statusPath = next('status');
         else if (f === 'log') a.logPath = next('log');
         else if (f === 'devnodes') a.steps.push({ kind: 'devnodes', dir: next('dir') });
+        else if (f === 'mask') (a.maskedPaths ??= []).push(next('mask'));
+        else if (f === 'readonly') (a.readOnlyPaths ??= []).push(next('readonly'));
         else if (f === 'mount') {
           const fstype = undash(next('fstype'));
           const source = next('source');

@@ -10,10 +10,11 @@ import { hasCode } from '@rktnetes/errors';
 import type { CommandRunner } from '@rktnetes/pod-net';
 import { parseIsolator, podManifest, serializePodManifest, type PodManifestInput } from '@rktnetes/schema';
 import { appSeccomp, compileSeccompFilter, evaluateSeccompFilter, SECCOMP_RET_ALLOW, SECCOMP_RET_ERRNO, SYSCALLS_X86_64 } from '@rktnetes/seccomp';
-import { ANNOTATION_APP_SECCOMP_PROFILE } from '@rktnetes/stage1-abi';
+import { ANNOTATION_APP_MASKED_PATHS, ANNOTATION_APP_READONLY_PATHS, ANNOTATION_APP_SECCOMP_PROFILE, DEFAULT_MASKED_PATHS, DEFAULT_READONLY_PATHS, formatPathList } from '@rktnetes/stage1-abi';
 import {
   applyHostPrep,
   capabilityMask,
+  enterRequest,
   findExecutable,
   kvmGc,
   kvmLogger,
@@ -177,6 +178,41 @@ test('capability isolators set the bounding set; --disable-capabilities-restrict
   t.is(capabilityMask(app([]), true), undefined);
 });
 
+test('masked and read-only paths: the defaults, replaced per list by the app\'s annotations, none with --disable-paths', async (t) => {
+  const pod = await fakePod(t, {
+    plain: sh('true'),
+    custom: {
+      ...sh('true'),
+      annotations: [
+        { name: ANNOTATION_APP_MASKED_PATHS, value: formatPathList(['/etc/secret', '/proc/version']) },
+        { name: ANNOTATION_APP_READONLY_PATHS, value: '[]' },
+      ],
+    },
+    onlyro: { ...sh('true'), annotations: [{ name: ANNOTATION_APP_READONLY_PATHS, value: formatPathList(['/etc']) }] },
+  });
+  const lists = (o: PlanOptions) => planPod(loadKvmPod(pod.dir, pod.uuid), o).apps.map((a) => [a.name, a.maskedPaths, a.readOnlyPaths]);
+  t.deepEqual(lists(opts), [
+    ['plain', [...DEFAULT_MASKED_PATHS], [...DEFAULT_READONLY_PATHS]],
+    ['custom', ['/etc/secret', '/proc/version'], undefined],
+    ['onlyro', [...DEFAULT_MASKED_PATHS], ['/etc']],
+  ]);
+  t.deepEqual(lists({ ...opts, disablePaths: true }), [
+    ['plain', undefined, undefined],
+    ['custom', ['/etc/secret', '/proc/version'], undefined],
+    ['onlyro', undefined, ['/etc']],
+  ], 'the annotations apply even with --disable-paths, as with stage1-coreos');
+  const bad = await fakePod(t, { a: { ...sh('true'), annotations: [{ name: ANNOTATION_APP_MASKED_PATHS, value: '["relative"]' }] } });
+  t.true(hasCode(t.throws(() => planPod(loadKvmPod(bad.dir, bad.uuid), opts)), 'stage1.annotation.invalid'));
+});
+
+test('enter: the request names the app, whose identity the guest applies; no ids of its own', async (t) => {
+  const pod = await fakePod(t, { web: sh('true', { user: 'user', group: 'user', workingDirectory: '/home/user' }), db: sh('true') });
+  const r = enterRequest(pod.dir, 'web', ['id', '-u']);
+  t.deepEqual(r, { root: '/pod/stage1/rootfs/opt/stage2/web/rootfs', cwd: '/home/user', path: '/bin/id', argv: ['id', '-u'], env: r.env, app: 'web' });
+  t.true(hasCode(t.throws(() => enterRequest(pod.dir, undefined, ['id'])), 'stage1-kvm.enter.app'), 'several apps: one must be named');
+  t.true(hasCode(t.throws(() => enterRequest(pod.dir, 'nope', ['id'])), 'stage1-kvm.enter.app'));
+});
+
 test('seccomp: each app gets the filter and no_new_privs of the shared decisions, its program named in the spec', async (t) => {
   const profile = JSON.stringify({ defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['chmod', 'fchmodat', 'fchmodat2'], action: 'SCMP_ACT_ERRNO', errnoRet: 30 }] });
   const pod = await fakePod(t, {
@@ -292,6 +328,12 @@ test('run prepares the pod and execs the shim with qemu, keeping the lock descri
   const again = prepareKvmRun(['--net=none', '--disable-seccomp', pod.uuid], ctx);
   t.is(again.spec.apps[0]!.seccomp, undefined);
   t.false(existsSync(join(pod.dir, 'kvm', 'seccomp')));
+  t.deepEqual(spec.apps[0]!.maskedPaths, [...DEFAULT_MASKED_PATHS], 'the default masked paths reach the guest');
+  t.deepEqual(spec.apps[0]!.readOnlyPaths, [...DEFAULT_READONLY_PATHS]);
+  // --disable-paths (--insecure-options=paths) reaches the plan
+  const noPaths = prepareKvmRun(['--net=none', '--disable-paths', pod.uuid], ctx);
+  const written = parseGuestSpec(readFileSync(join(pod.dir, 'kvm', 'spec'))).apps[0]!;
+  t.deepEqual([noPaths.spec.apps[0]!.maskedPaths, written.maskedPaths, written.readOnlyPaths], [undefined, undefined, undefined]);
 });
 
 test('run refuses what a VM cannot do and says when the image lacks its kernel', async (t) => {

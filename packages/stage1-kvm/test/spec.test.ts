@@ -43,6 +43,8 @@ const spec: GuestSpec = {
         { kind: 'mount', source: '/volumes/data', target: '/r/data', flags: ['bind', 'rec', 'ro'] },
         { kind: 'mount', fstype: 'tmpfs', source: 'shm', target: '/r/dev/shm', data: 'mode=1777' },
       ],
+      maskedPaths: ['/proc/kcore', '/sys/firmware'],
+      readOnlyPaths: ['/proc/sys'],
     },
   ],
 };
@@ -57,10 +59,11 @@ test('the guest spec round-trips through its NUL-separated encoding', (t) => {
 test('the guest spec encodes fields in the order the guest init reads them', (t) => {
   const tokens = decodeTokens(serializeGuestSpec({ shares: [], nets: [], apps: [{ ...spec.apps[0]!, steps: [], caps: undefined, env: [], groups: [], argv: ['x'] }] }));
   t.deepEqual(tokens, [
-    SPEC_MAGIC, '3',
+    SPEC_MAGIC, '4',
     'app', 'app', 'root', '/pod/stage1/rootfs/opt/stage2/app/rootfs', 'path', '/bin/sh', 'arg', 'x',
     'cwd', '/work', 'uid', '1000', 'gid', '100', 'no-new-privs', 'seccomp', '/pod/kvm/seccomp/app.bpf', 'stdin',
-    'status', '/pod/stage1/rootfs/rkt/status/app', 'log', '/pod/stage1/rootfs/rkt/log/app', 'end',
+    'status', '/pod/stage1/rootfs/rkt/status/app', 'log', '/pod/stage1/rootfs/rkt/log/app',
+    'mask', '/proc/kcore', 'mask', '/sys/firmware', 'readonly', '/proc/sys', 'end',
   ]);
 });
 
@@ -82,21 +85,34 @@ test('strings with NUL bytes cannot be sent to the guest', (t) => {
 });
 
 test('parseGuestSpec rejects other formats and unknown fields', (t) => {
-  t.throws(() => parseGuestSpec(encodeTokens(['something', '3'])), { message: /not a version 2 or 3 spec/ });
-  t.throws(() => parseGuestSpec(encodeTokens([SPEC_MAGIC, '1'])), { message: /not a version 2 or 3 spec/ });
+  t.throws(() => parseGuestSpec(encodeTokens(['something', '3'])), { message: /not a version 2 or 3 or 4 spec/ });
+  t.throws(() => parseGuestSpec(encodeTokens([SPEC_MAGIC, '1'])), { message: /not a version 2 or 3 or 4 spec/ });
   t.throws(() => parseGuestSpec(encodeTokens([SPEC_MAGIC, '2', 'bogus'])), { message: /unknown field bogus/ });
   t.throws(() => parseGuestSpec(encodeTokens([SPEC_MAGIC, '2', 'stop-timeout', 'x'])), { message: /not a number/ });
   t.throws(() => parseGuestSpec(encodeTokens([SPEC_MAGIC, '2', 'app', 'a', 'root'])), { message: /missing root/ });
 });
 
-test('version 2 specs (without seccomp programs) are still read', (t) => {
+test('version 2 and 3 specs (without seccomp programs, without path lists) are still read', (t) => {
   const app = ['app', 'a', 'root', '/r', 'path', '/bin/sh', 'arg', 'sh', 'status', '/s', 'end'];
   const v2 = parseGuestSpec(encodeTokens([SPEC_MAGIC, '2', ...app]));
   t.is(v2.apps[0]!.seccomp, undefined);
-  t.is(SPEC_VERSION, '3');
+  const v3 = parseGuestSpec(encodeTokens([SPEC_MAGIC, '3', ...app]));
+  t.deepEqual([v3.apps[0]!.maskedPaths, v3.apps[0]!.readOnlyPaths], [undefined, undefined]);
+  t.is(SPEC_VERSION, '4');
 });
 
-test('an enter request lists root, cwd, program, argv, env, ids and the app whose filter applies', (t) => {
-  const tokens = decodeTokens(serializeEnterRequest({ root: '/r', cwd: '/', path: '/bin/sh', argv: ['sh', '-c', 'id'], env: [['A', '1']], uid: 0, gid: 0, app: 'web' }));
-  t.deepEqual(tokens, ['root', '/r', 'cwd', '/', 'path', '/bin/sh', 'arg', 'sh', 'arg', '-c', 'arg', 'id', 'env', 'A=1', 'uid', '0', 'gid', '0', 'app', 'web']);
+test('masked and read-only paths follow the mounts, each path after its keyword, in order', (t) => {
+  const tokens = decodeTokens(serializeGuestSpec({ shares: [], nets: [], apps: [spec.apps[0]!] }));
+  const tail = tokens.slice(tokens.lastIndexOf('mount'));
+  t.deepEqual(tail.slice(6), ['mask', '/proc/kcore', 'mask', '/sys/firmware', 'readonly', '/proc/sys', 'end']);
+  const none = decodeTokens(serializeGuestSpec({ shares: [], nets: [], apps: [{ ...spec.apps[0]!, maskedPaths: [], readOnlyPaths: [] }] }));
+  t.false(none.includes('mask') || none.includes('readonly'), 'empty lists write nothing');
+  t.throws(() => parseGuestSpec(encodeTokens([SPEC_MAGIC, '4', 'app', 'a', 'mask'])), { message: /missing mask/ });
+});
+
+test('an enter request lists root, cwd, program, argv, env and the app as which the command runs', (t) => {
+  const tokens = decodeTokens(serializeEnterRequest({ root: '/r', cwd: '/', path: '/bin/sh', argv: ['sh', '-c', 'id'], env: [['A', '1']], app: 'web' }));
+  t.deepEqual(tokens, ['root', '/r', 'cwd', '/', 'path', '/bin/sh', 'arg', 'sh', 'arg', '-c', 'arg', 'id', 'env', 'A=1', 'app', 'web']);
+  // ids only for a request without an app
+  t.deepEqual(decodeTokens(serializeEnterRequest({ root: '/', cwd: '/', path: '/x', argv: ['x'], env: [], uid: 5, gid: 6 })).slice(-4), ['uid', '5', 'gid', '6']);
 });

@@ -7,7 +7,8 @@ import test from 'ava';
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { readFileTolerantSync } from '@rktnetes/common';
-import { ANNOTATION_APP_SECCOMP_PROFILE } from '@rktnetes/stage1-abi';
+import { ANNOTATION_APP_MASKED_PATHS, ANNOTATION_APP_READONLY_PATHS, ANNOTATION_APP_SECCOMP_PROFILE, formatPathList } from '@rktnetes/stage1-abi';
+import { capabilityMask } from '@rktnetes/stage1-kvm';
 import { busyboxImage, leakCheck, mountsUnder, testIf, tmpDir } from '@rktnetes/testkit';
 import {
   ensureKvmAci,
@@ -87,6 +88,7 @@ vmTest.serial('run: volumes written in the guest are visible on the host; read-o
     'cat /etc/single.conf',
     'echo shared > /scratch/file && cat /scratch/file',
     secStatus('app'),
+    'test -c /proc/kcore || echo kcore-visible',
     'exit 0',
   ].join('; ');
   const pod = await podWith(
@@ -109,9 +111,9 @@ vmTest.serial('run: volumes written in the guest are visible on the host; read-o
       ],
     },
   );
-  const r = await runEntrypoint(pod, 'run', ['--net=none', '--disable-seccomp', pod.uuid]);
+  const r = await runEntrypoint(pod, 'run', ['--net=none', '--disable-seccomp', '--disable-paths', pod.uuid]);
   t.is(r.code, 0, r.stderr);
-  t.is(r.stdout, 'from the host\nro-refused\none file\nshared\napp NoNewPrivs:0 Seccomp:0\n', '--disable-seccomp (--insecure-options=seccomp): no filter');
+  t.is(r.stdout, 'from the host\nro-refused\none file\nshared\napp NoNewPrivs:0 Seccomp:0\nkcore-visible\n', '--disable-seccomp, --disable-paths (--insecure-options=seccomp,paths): no filter, nothing masked');
   t.false(existsSync(join(pod.dir, 'kvm/seccomp')));
   t.is(readFileSync(join(host, 'rw', 'out'), 'utf8'), 'written in the guest\n');
   t.is(readFileSync(join(pod.dir, 'sharedVolumes', 'scratch', 'file'), 'utf8'), 'shared\n');
@@ -178,6 +180,77 @@ vmTest.serial('enter: runs a command in the app inside the running VM', async (t
   await runEntrypoint(pod, 'stop', [pod.uuid], { lock: false });
   const r = await run.done;
   t.is(r.code, 143, 'sleep killed by SIGTERM');
+  await assertGone(t, pod);
+});
+
+vmTest.serial('masked and read-only paths as with coreos, and enter runs a command exactly as its app runs', async (t) => {
+  const image = await busyboxImage();
+  // the mount options of the mount at a path, as the process sees it (none: not a mount point)
+  const mountOpts = (who: string, path: string) => `awk -v w="${who} ${path}" '$5 == "${path}" { o = " " $6 } END { print w o }' /proc/self/mountinfo`;
+  const waitForStop = `trap 'exit 0' TERM; while :; do sleep 1; done`;
+  const main = [
+    'test -c /proc/kcore && echo main kcore-masked',
+    'echo main sys-fs-entries $(ls -A /sys/fs | wc -l)',
+    mountOpts('main', '/proc/sysrq-trigger'),
+    'echo main ready',
+    waitForStop,
+  ].join('; ');
+  const custom = [
+    'test -c /proc/kcore || echo custom kcore-visible',
+    'echo custom version-bytes $(wc -c < /proc/version)',
+    'echo custom sys-kernel-entries $(ls -A /sys/kernel | wc -l)',
+    'echo custom etc $(touch /etc/new 2>&1 | grep -o "Read-only file system")',
+    mountOpts('custom', '/proc/sysrq-trigger'),
+    'echo custom ready',
+    waitForStop,
+  ].join('; ');
+  const pod = await makePod(t, aci, [
+    { name: 'main', image, runtime: { app: { exec: ['/bin/sh', '-c', main], user: 'user', group: 'user', supplementaryGIDs: [1001] } } },
+    {
+      name: 'custom',
+      image,
+      runtime: {
+        app: { exec: ['/bin/sh', '-c', custom], user: '0', group: '0', isolators: [{ name: 'os/linux/capabilities-retain-set', value: { set: ['CAP_CHOWN', 'CAP_NET_BIND_SERVICE'] } }] },
+        annotations: [
+          { name: ANNOTATION_APP_MASKED_PATHS, value: formatPathList(['/proc/version', '/does/not/exist', '/sys/kernel']) },
+          { name: ANNOTATION_APP_READONLY_PATHS, value: formatPathList(['/etc']) },
+        ],
+      },
+    },
+  ]);
+  const run = startEntrypoint(pod, 'run', ['--net=none', pod.uuid]);
+  await waitFor('the apps to start', () => (run.stdout().includes('main ready') && run.stdout().includes('custom ready') ? true : undefined), 60_000);
+  const lines = run.stdout().trim().split('\n');
+  const of = (who: string) => lines.filter((l) => l.startsWith(`${who} `) && !l.endsWith(' ready'));
+  const mainLines = of('main');
+  t.deepEqual(mainLines.slice(0, 2), ['main kcore-masked', 'main sys-fs-entries 0'], 'default masks: a file gets /dev/null, a directory an empty tmpfs');
+  t.regex(mainLines[2] ?? '', /^main \/proc\/sysrq-trigger ro,/, 'default read-only paths');
+  t.deepEqual(of('custom'), [
+    'custom kcore-visible',
+    'custom version-bytes 0',
+    'custom sys-kernel-entries 0',
+    'custom etc Read-only file system',
+    'custom /proc/sysrq-trigger',
+  ], 'the annotations replace the defaults; a missing path is skipped');
+
+  const ppid = readPpid(pod)!;
+  const probe = `id -u; id -G; grep -E '^(CapEff|CapBnd|NoNewPrivs|Seccomp):' /proc/self/status | tr -s '\t ' ' '; test -c /proc/kcore && echo kcore-masked; wc -c < /proc/version`;
+  const enter = (app: string) => runEntrypoint(pod, 'enter', [`--pid=${ppid}`, `--appname=${app}`, '--', '/bin/sh', '-c', probe], { lock: false });
+  const hex = (n: bigint) => n.toString(16).padStart(16, '0');
+  const defaultBnd = hex(capabilityMask({ exec: ['x'], user: '0', group: '0' }, false)!);
+  const em = await enter('main');
+  t.is(em.code, 0, em.stderr);
+  const versionBytes = em.stdout.trim().split('\n').at(-1)!;
+  t.not(versionBytes, '0', '/proc/version is only masked in custom');
+  t.is(em.stdout, `1000\n1000 1001\nCapEff: 0000000000000000\nCapBnd: ${defaultBnd}\nNoNewPrivs: 1\nSeccomp: 2\nkcore-masked\n${versionBytes}\n`, 'the app\'s ids, groups, capabilities, no_new_privs, filter and masks');
+  const ec = await enter('custom');
+  t.is(ec.code, 0, ec.stderr);
+  t.is(ec.stdout, '0\n0\nCapEff: 0000000000000401\nCapBnd: 0000000000000401\nNoNewPrivs: 0\nSeccomp: 2\n0\n', 'root with the retained capabilities only');
+
+  const s = await runEntrypoint(pod, 'stop', [pod.uuid], { lock: false });
+  t.is(s.code, 0, s.stderr);
+  const r = await run.done;
+  t.is(r.code, 0, r.stderr);
   await assertGone(t, pod);
 });
 

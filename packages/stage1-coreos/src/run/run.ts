@@ -30,7 +30,7 @@ import {
 } from '@rktnetes/common';
 import { userError } from '@rktnetes/errors';
 import { parsePodManifest } from '@rktnetes/schema';
-import { type RunArgs, lockFdFromEnv, parseRunArgs } from '@rktnetes/stage1-abi';
+import { DEFAULT_MASKED_PATHS, DEFAULT_READONLY_PATHS, type RunArgs, lockFdFromEnv, parseRunArgs } from '@rktnetes/stage1-abi';
 import { readMountInfo, type Sys } from '@rktnetes/sys';
 import { compileSeccompFilter, describeSeccomp } from '@rktnetes/seccomp';
 import { type PreparedApp, prepareApp } from './app';
@@ -46,30 +46,11 @@ import { checkMutableRun, podCgroupDirs, prepareMutablePod } from '../mutable/po
 import { podSelinux } from './selinux';
 import { formatInitSpec, type InitSpec } from './spec';
 
-/** Paths hidden from apps unless `--disable-paths` (rkt's protectKernelHidden*, Docker's masked paths). */
-export const MASKED_PATHS: readonly string[] = [
-  '/proc/acpi',
-  '/proc/config.gz',
-  '/proc/kallsyms',
-  '/proc/kcore',
-  '/proc/keys',
-  '/proc/kmem',
-  '/proc/latency_stats',
-  '/proc/mem',
-  '/proc/sched_debug',
-  '/proc/scsi',
-  '/proc/timer_list',
-  '/proc/timer_stats',
-  '/sys/devices/virtual/powercap',
-  '/sys/firmware',
-  '/sys/fs',
-  '/sys/hypervisor',
-  '/sys/module',
-  '/sys/power',
-];
+/** Paths hidden from apps unless `--disable-paths` (the shared defaults of @rktnetes/stage1-abi). */
+export const MASKED_PATHS: readonly string[] = DEFAULT_MASKED_PATHS;
 
 /** Paths made read-only for apps unless `--disable-paths` (/sys is read-only as a whole). */
-export const READONLY_PATHS: readonly string[] = ['/proc/bus', '/proc/fs', '/proc/irq', '/proc/sys', '/proc/sysrq-trigger'];
+export const READONLY_PATHS: readonly string[] = DEFAULT_READONLY_PATHS;
 
 /** Where the init program and its spec are, relative to the stage1 root. */
 export const INIT_PATH = 'init';
