@@ -115,24 +115,32 @@ const training = pkg.codeCacheTraining ?? {};
 // import.meta.url of the sources: the bundle's own URL (dist/ like the executable's)
 const banner = "const __rktImportMetaUrl = require('node:url').pathToFileURL(__filename).href;";
 
-/** The CommonJS executable (in dist/bin) that runs `cjs` (a file name in dist) with its code cache. */
-const cjsLoader = (cjs) => `#!/usr/bin/env node
-'use strict';
-// Runs ../${cjs}, the bundle, compiled with V8's code cache ../${cjs}.cache (written by tools/build.mjs).
-const Module = require('node:module');
-const { readFileSync, writeFileSync } = require('node:fs');
-const { dirname, join } = require('node:path');
-const { Script } = require('node:vm');
-const file = join(__dirname, '..', '${cjs}');
-let cachedData;
+/**
+ * What both executables do once they know the bundle's path `file` and have Module, createRequire,
+ * readFileSync, writeFileSync, dirname and Script in scope: compile the bundle with its code
+ * cache (a cache V8 rejects is ignored), write a new cache at exit during a training run, run it.
+ */
+const loaderBody = `let cachedData;
 try {
   cachedData = readFileSync(\`\${file}.cache\`);
 } catch {}
 const script = new Script(Module.wrap(readFileSync(file, 'utf8')), { filename: file, cachedData });
 if (process.env.RKT_BUILD_CODE_CACHE === file) process.on('exit', () => writeFileSync(\`\${file}.cache\`, script.createCachedData()));
 const mod = { exports: {} };
-script.runInThisContext().call(mod.exports, mod.exports, Module.createRequire(file), mod, file, dirname(file));
+script.runInThisContext().call(mod.exports, mod.exports, createRequire(file), mod, file, dirname(file));
 `;
+
+/** The CommonJS executable (in dist/bin) that runs `cjs` (a file name in dist) with its code cache. */
+const cjsLoader = (cjs) => `#!/usr/bin/env node
+'use strict';
+// Runs ../${cjs}, the bundle, compiled with V8's code cache ../${cjs}.cache (written by tools/build.mjs).
+const Module = require('node:module');
+const { createRequire } = Module;
+const { readFileSync, writeFileSync } = require('node:fs');
+const { dirname, join } = require('node:path');
+const { Script } = require('node:vm');
+const file = join(__dirname, '..', '${cjs}');
+${loaderBody}`;
 
 /** The ES module executable (in dist) that runs `cjs` (a file name in the same directory) with its code cache. */
 const esmLoader = (cjs) => `#!/usr/bin/env node
@@ -143,15 +151,7 @@ import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Script } from 'node:vm';
 const file = fileURLToPath(new URL('./${cjs}', import.meta.url));
-let cachedData;
-try {
-  cachedData = readFileSync(\`\${file}.cache\`);
-} catch {}
-const script = new Script(Module.wrap(readFileSync(file, 'utf8')), { filename: file, cachedData });
-if (process.env.RKT_BUILD_CODE_CACHE === file) process.on('exit', () => writeFileSync(\`\${file}.cache\`, script.createCachedData()));
-const mod = { exports: {} };
-script.runInThisContext().call(mod.exports, mod.exports, createRequire(file), mod, file, dirname(file));
-`;
+${loaderBody}`;
 
 mkdirSync(join('dist', 'bin'), { recursive: true });
 await Promise.all(

@@ -3,14 +3,17 @@
  * written atomically (temp file in the same directory, fsync, rename); readers tolerate absence
  * where the lifecycle allows it.
  */
-import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { systemError, userError } from '@rktnetes/errors';
 
+// unique among live processes (pid), within this one (counter), and against a dead process's
+// leftover with a reused pid (random: uniqueness, not secrecy, so no node:crypto to load)
+let tempCounter = 0;
 function tempPathFor(path: string): string {
-  return join(dirname(path), `.${basename(path)}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
+  const random = Math.floor(Math.random() * 0x100000000).toString(16).padStart(8, '0');
+  return join(dirname(path), `.${basename(path)}.tmp-${process.pid}-${tempCounter++}-${random}`);
 }
 
 function isMissing(e: unknown): boolean {
@@ -43,15 +46,20 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array, m
   await syncDir(dirname(path));
 }
 
-/** Synchronous twin of {@link writeFileAtomic}, for exit paths and code that cannot await. */
-export function writeFileAtomicSync(path: string, data: string | Uint8Array, mode = 0o644): void {
+/**
+ * Synchronous twin of {@link writeFileAtomic}, for exit paths and code that cannot await. With
+ * `durable: false` the file still appears whole (temp file + rename) but nothing is fsynced: for
+ * a writer that syncs a batch of files itself before anything depends on them.
+ */
+export function writeFileAtomicSync(path: string, data: string | Uint8Array, mode = 0o644, opts: { durable?: boolean } = {}): void {
+  const durable = opts.durable ?? true;
   const tmp = tempPathFor(path);
   try {
     const fd = fs.openSync(tmp, 'wx', mode);
     try {
       fs.writeFileSync(fd, data);
       fs.fchmodSync(fd, mode);
-      fs.fsyncSync(fd);
+      if (durable) fs.fsyncSync(fd);
     } finally {
       fs.closeSync(fd);
     }
@@ -60,8 +68,13 @@ export function writeFileAtomicSync(path: string, data: string | Uint8Array, mod
     fs.rmSync(tmp, { force: true });
     throw systemError('file.write', `cannot write ${path}`, { cause: e, details: { path } });
   }
+  if (durable) syncDirSync(dirname(path));
+}
+
+/** fsyncs a directory, synchronously; best effort (some filesystems refuse it). */
+export function syncDirSync(dir: string): void {
   try {
-    const dfd = fs.openSync(dirname(path), 'r');
+    const dfd = fs.openSync(dir, 'r');
     try {
       fs.fsyncSync(dfd);
     } finally {

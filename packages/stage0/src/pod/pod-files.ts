@@ -8,7 +8,8 @@
  * small files cost less than the thread-pool round trips of the asynchronous API.
  */
 import * as fs from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { dirname } from 'node:path';
+import { writeFileAtomicSync } from '@rktnetes/common';
 import { systemError } from '@rktnetes/errors';
 
 export class PodFiles {
@@ -17,20 +18,7 @@ export class PodFiles {
 
   /** Writes `data` to `path` (replacing it) with `mode`. System error `file.write` on failure. */
   write(path: string, data: string | Uint8Array, mode: number): void {
-    const tmp = join(dirname(path), `.${basename(path)}.tmp-${process.pid}`);
-    try {
-      const fd = fs.openSync(tmp, 'w', mode);
-      try {
-        fs.writeFileSync(fd, data);
-        fs.fchmodSync(fd, mode);
-      } finally {
-        fs.closeSync(fd);
-      }
-      fs.renameSync(tmp, path);
-    } catch (e) {
-      fs.rmSync(tmp, { force: true });
-      throw systemError('file.write', `cannot write ${path}`, { cause: e, details: { path } });
-    }
+    writeFileAtomicSync(path, data, mode, { durable: false });
     this.files.push(path);
     this.dirs.add(dirname(path));
   }
