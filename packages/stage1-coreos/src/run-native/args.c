@@ -9,8 +9,7 @@
 
 #include "native.h"
 
-/* Go's strconv.ParseBool; -1 when `v` is not a Go boolean. */
-static int go_bool(const char *v) {
+int go_bool(const char *v) {
   static const char *T[] = {"1", "t", "T", "TRUE", "true", "True"};
   static const char *F[] = {"0", "f", "F", "FALSE", "false", "False"};
   for (int i = 0; i < 6; i++) {
@@ -20,7 +19,7 @@ static int go_bool(const char *v) {
   return -1;
 }
 
-static bool is_canonical_uuid(const char *s) {
+bool is_canonical_uuid(const char *s) {
   if (strlen(s) != 36) return false;
   for (int i = 0; i < 36; i++) {
     bool dash = i == 8 || i == 13 || i == 18 || i == 23;
@@ -104,8 +103,13 @@ void parse_run_args(int argc, char **argv, run_args_t *a) {
   if (!lock || !*lock || strspn(lock, "0123456789") != strlen(lock) || strlen(lock) > 9) fallback("RKT_LOCK_FD");
   a->lock_fd = atoi(lock);
   const char *s;
-  if ((s = getenv("RKTNETES_STAGE1_RUN")) && strcmp(s, "node") == 0) fallback("RKTNETES_STAGE1_RUN=node");
+  if (node_forced()) fallback("RKTNETES_STAGE1_RUN=node");
   if (getenv("NOTIFY_SOCKET")) fallback("NOTIFY_SOCKET");
   if ((s = getenv("RKT_SELINUX_CONTEXT")) && *s) fallback("RKT_SELINUX_CONTEXT");
   if ((s = getenv("RKT_SELINUX_MOUNT_CONTEXT")) && *s) fallback("RKT_SELINUX_MOUNT_CONTEXT");
+}
+
+bool node_forced(void) {
+  const char *s = getenv("RKTNETES_STAGE1_RUN");
+  return s && strcmp(s, "node") == 0;
 }

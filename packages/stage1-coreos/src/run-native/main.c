@@ -1,5 +1,5 @@
 /*
- * stage1-coreos `run`, native: the stage1 image's /run. For the common pod (immutable,
+ * stage1-coreos `run`, native: the stage1 image's /run (entry.c picks it by name). For the common pod (immutable,
  * --net=none or host, apps without volumes, isolators, event handlers or rktnetes.io
  * annotations; see README "Native run") it does exactly what src/run/run.ts does, without
  * Node's start-up; for everything else, and with RKTNETES_STAGE1_RUN=node, it execs the Node
@@ -80,9 +80,8 @@ static void exec_init(const pod_t *pod, const char *spec_path) {
   fail("execve %s: %s", init, errno_message(errno));
 }
 
-int main(int argc, char **argv, char **envp) {
+int run_main(int argc, char **argv) {
   clock_gettime(CLOCK_MONOTONIC, &t0);
-  g_argc = argc, g_argv = argv, g_envp = envp;
   pod_t pod = {0};
   char cwd[4096];
   if (!getcwd(cwd, sizeof cwd)) fallback("getcwd");

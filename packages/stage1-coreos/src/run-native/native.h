@@ -55,7 +55,11 @@ void json_quote(buf_t *b, const char *s);
 const char *errno_name(int e);
 const char *errno_message(int e);
 
-/** Set once the pod is known: fallback() execs the Node run with these. */
+/**
+ * The entrypoint this process is (`run`, `app_start`, `app_stop`; NULL for a name that is none
+ * of them): fallback() execs `stage1-coreos.mjs <g_entrypoint> <argv[1..]>` with these.
+ */
+extern const char *g_entrypoint;
 extern int g_argc;
 extern char **g_argv;
 extern char **g_envp;
@@ -63,12 +67,14 @@ extern bool g_debug;
 extern char *g_stage1; /* host path of the stage1 root */
 extern bool g_acting;  /* past the decision: fallback is no longer possible */
 
-/** Execs the Node run with the original argv, env and fds; never returns. */
+/** Execs the Node entrypoint with the original argv, env and fds; never returns. */
 void fallback(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
 /** Prints `stage1: <message>` and exits 254 (a failure after the decision). */
 void fail(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
 /** `--debug` line `stage1: <message>`. */
 void debugf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/** `stage1: warning: <message>`. */
+void warnf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* ------------------------------------------------------------------ util.c: files */
 
@@ -140,6 +146,12 @@ typedef struct {
 
 /** args.c: parses argv and the environment; fallback() for anything not implemented. */
 void parse_run_args(int argc, char **argv, run_args_t *out);
+/** args.c: Go's strconv.ParseBool; -1 when `v` is not a Go boolean. */
+int go_bool(const char *v);
+/** args.c: a pod uuid in canonical form (lowercase, dashed). */
+bool is_canonical_uuid(const char *s);
+/** args.c: whether RKTNETES_STAGE1_RUN=node asks for the Node implementation of every entrypoint. */
+bool node_forced(void);
 /** manifest.c: reads and checks the pod manifest and the apps' image manifests. */
 void load_pod(pod_t *pod);
 /** app.c: identity, program and environment of one app (from manifest.c's view of it). */
@@ -186,5 +198,13 @@ void setup_app_fs(const app_t *app, const bind_t *binds, size_t nbinds);
 /* ------------------------------------------------------------------ spec.c */
 
 char *format_init_spec(const pod_t *pod, const cg_plan_t *plan);
+
+/* ------------------------------------------------------------------ the entrypoints */
+
+/** main.c: `run`. */
+int run_main(int argc, char **argv);
+/** crossing.c: `app_start` and `app_stop` of a mutable pod (src/mutable/ops.ts). */
+int app_start_main(int argc, char **argv);
+int app_stop_main(int argc, char **argv);
 
 #endif

@@ -200,6 +200,7 @@ const char *errno_message(int e) {
   return m;
 }
 
+const char *g_entrypoint;
 int g_argc;
 char **g_argv;
 char **g_envp;
@@ -213,19 +214,22 @@ void fallback(const char *fmt, ...) {
   va_start(ap, fmt);
   vsnprintf(reason, sizeof reason, fmt, ap);
   va_end(ap);
-  if (g_acting) fail("internal error: fallback after the pod was set up (%s)", reason);
-  if (g_debug) fprintf(stderr, "stage1: run: node fallback (%s)\n", reason);
+  const char *ep = g_entrypoint ? g_entrypoint : "stage1";
+  if (g_acting) fail("internal error: %s fell back to node after it began to act (%s)", ep, reason);
+  if (g_debug) fprintf(stderr, "stage1: %s: node fallback (%s)\n", ep, reason);
   char cwd[4096];
   const char *s1 = g_stage1;
   char *path;
   if (s1) path = xasprintf("%s/stage1-coreos.mjs", s1);
   else if (getcwd(cwd, sizeof cwd)) path = xasprintf("%s/stage1/rootfs/stage1-coreos.mjs", cwd);
-  else fail("run: getcwd: %s", errno_message(errno));
-  char **argv = xmalloc((size_t)(g_argc + 2) * sizeof *argv);
-  argv[0] = "stage1-coreos.mjs";
-  argv[1] = "run";
-  for (int i = 1; i < g_argc; i++) argv[i + 1] = g_argv[i];
-  argv[g_argc + 1] = NULL;
+  else fail("%s: getcwd: %s", ep, errno_message(errno));
+  /* the bundle picks its entrypoint from its first argument (its own name is no entrypoint's) */
+  char **argv = xmalloc((size_t)(g_argc + 3) * sizeof *argv);
+  int n = 0;
+  argv[n++] = "stage1-coreos.mjs";
+  if (g_entrypoint) argv[n++] = (char *)g_entrypoint;
+  for (int i = 1; i < g_argc; i++) argv[n++] = g_argv[i];
+  argv[n] = NULL;
   execve(path, argv, g_envp);
   fail("execve %s: %s", path, errno_message(errno));
 }
@@ -238,6 +242,15 @@ void fail(const char *fmt, ...) {
   fputc('\n', stderr);
   va_end(ap);
   exit(254);
+}
+
+void warnf(const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  fputs("stage1: warning: ", stderr);
+  vfprintf(stderr, fmt, ap);
+  fputc('\n', stderr);
+  va_end(ap);
 }
 
 void debugf(const char *fmt, ...) {
