@@ -5,12 +5,9 @@
  * tests; the spec, frame and log-format checks run anywhere.
  */
 import test from 'ava';
-import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
-import { appDir, podManifestPath } from '@rktnetes/common';
-import { parsePodManifest, runtimeApp, serializePodManifest, type RuntimeApp } from '@rktnetes/schema';
-import { assertNoLeaks, busyboxImage, hasBusybox, isRoot, leakCheck, testIf, tmpDir } from '@rktnetes/testkit';
+import { assertNoLeaks, hasBusybox, isRoot, leakCheck, testIf, tmpDir } from '@rktnetes/testkit';
 import {
   ctlCall,
   ctlRequest,
@@ -23,7 +20,8 @@ import {
   requestedEndpoints,
   resizeFrame,
 } from '@rktnetes/stage1-coreos';
-import { preparePod, readPid, runEntrypoint, sampleInitApp, startPod, waitFor, type TestPod } from './helpers/pod';
+import { addAndStart, crossing, MUTABLE_POD, stageApp, startMutable } from './helpers/mutable';
+import { preparePod, readPid, runEntrypoint, sampleInitApp, sampleInitSpec, waitFor, type TestPod } from './helpers/pod';
 
 const it = testIf(test, isRoot() && hasBusybox(), 'needs root and busybox-static');
 
@@ -52,22 +50,7 @@ test('an app spec is one app section with the stdio keys', (t) => {
 });
 
 test('a mutable init spec has the mutable key and the pod cgroup directories', (t) => {
-  const text = formatInitSpec({
-    debug: false,
-    lockFd: 3,
-    stage1Root: '/pod/stage1/rootfs',
-    hostname: 'h',
-    network: { mode: 'host' },
-    ipc: 'private',
-    interactive: false,
-    stopTimeoutSeconds: 10,
-    cgroupJoins: [],
-    cgroupMoves: [],
-    cgroupWrites: [],
-    mutable: true,
-    cgroupDirs: ['/sys/fs/cgroup/memory/rkt-x'],
-    apps: [],
-  });
+  const text = formatInitSpec(sampleInitSpec({ mutable: true, cgroupDirs: ['/sys/fs/cgroup/memory/rkt-x'], apps: [] }));
   t.true(text.includes('\nmutable 1\n'));
   t.true(text.includes('\ncg-dir /sys/fs/cgroup/memory/rkt-x\n'));
 });
@@ -121,66 +104,14 @@ test('app cgroups go below the pod cgroups run recorded, whatever the caller cgr
 
 // ------------------------------------------------------------------------------ real pods
 
-interface Ran {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs a crossing entrypoint as stage0 does: cwd = pod dir, fresh environment with the crossing variables. */
-function crossing(pod: TestPod, name: string, args: string[], opts: { input?: string; env?: Record<string, string>; timeoutMs?: number } = {}): Promise<Ran> {
-  const pid = readPid(pod);
-  return new Promise((resolve) => {
-    const child = spawn(join(pod.stage1Root, name), args, {
-      cwd: pod.dir,
-      env: { RKT_STAGE1_ENTERCMD: join(pod.stage1Root, 'enter'), RKT_STAGE1_ENTERPID: String(pid), PATH: process.env.PATH ?? '/usr/bin:/bin', ...opts.env },
-      stdio: [opts.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
-    });
-    if (opts.input !== undefined) child.stdin!.end(opts.input);
-    let stdout = '';
-    let stderr = '';
-    child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 30_000);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code: code ?? 254, stdout, stderr });
-    });
-  });
-}
-
-/** What stage0's app add does before calling app_add: render the image, add the runtime app. */
-async function stageApp(pod: TestPod, ra: Partial<RuntimeApp> & { name: string }, image: Parameters<typeof busyboxImage>[0]): Promise<void> {
-  const aci = await busyboxImage({ name: `example.com/${ra.name}`, ...image });
-  mkdirSync(appDir(pod.dir, ra.name), { recursive: true });
-  const r = spawnSync('tar', ['-C', appDir(pod.dir, ra.name), '-xf', '-'], { input: aci, encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`tar: ${r.stderr}`);
-  const m = parsePodManifest(readFileSync(podManifestPath(pod.dir)));
-  m.apps.push(runtimeApp(ra));
-  writeFileSync(podManifestPath(pod.dir), serializePodManifest(m));
-}
-
 const logLines = (pod: TestPod, app: string) =>
   existsSync(join(pod.stage1Root, 'rkt/log', app)) ? readFileSync(join(pod.stage1Root, 'rkt/log', app), 'utf8').split('\n').filter(Boolean) : [];
-/** Starts a mutable pod; a failing test still stops it and runs gc. */
-function startMutable(t: { teardown(fn: () => unknown): void }, pod: TestPod, args: string[]) {
-  const run = startPod(pod, [...args, '--mutable']);
-  let finished = false;
-  void run.done.then(() => (finished = true));
-  t.teardown(async () => {
-    if (!finished) run.child.kill('SIGKILL');
-    await run.done;
-    await runEntrypoint(pod, 'gc', [pod.uuid]);
-  });
-  return run;
-}
-
 const CRI_LINE = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z (stdout|stderr) [FP] /;
 
 it('a mutable pod: add, start, logs, restart, attach, stop, rm; the pod outlives its apps', async (t) => {
-  const pod = await preparePod(t, [], { annotations: [{ name: 'coreos.com/rkt/stage1/mutable', value: 'true' }] });
+  const pod = await preparePod(t, [], MUTABLE_POD);
   const check = await leakCheck({ match: pod.uuid, cgroupRoots: ['/sys/fs/cgroup'], iptables: false, veth: false });
-  const run = startMutable(t, pod, ['--net=none', '--hostname=mutant']);
+  const { run } = startMutable(t, pod, ['--net=none', '--hostname=mutant']);
   const pid = await waitFor('pid file', () => readPid(pod));
   t.is(readlinkSync(join(pod.stage1Root, 'rkt/supervisor-status')), 'ready');
 
@@ -222,7 +153,8 @@ it('a mutable pod: add, start, logs, restart, attach, stop, rm; the pod outlives
   await waitFor('second run', () => (logLines(pod, 'talker').length >= 6 ? true : undefined));
 
   // a cat-like app with stdin: attach writes and reads
-  await stageApp(
+  await addAndStart(
+    t,
     pod,
     {
       name: 'cat',
@@ -235,8 +167,6 @@ it('a mutable pod: add, start, logs, restart, attach, stop, rm; the pod outlives
     },
     { exec: ['/bin/cat'] },
   );
-  t.is((await crossing(pod, 'app_add', ['--debug=false', `--uuid=${pod.uuid}`, '--app=cat'])).code, 0);
-  t.is((await crossing(pod, 'app_start', ['--debug=false', '--app=cat'])).code, 0);
   const list = await crossing(pod, 'attach', ['--action=list', '--app=cat', '--debug=false']);
   t.deepEqual(list.stdout.split('\n').filter(Boolean), ['stdin', 'stdout', 'stderr']);
   const att = await crossing(pod, 'attach', ['--action=auto-attach', '--app=cat', '--debug=false'], { input: 'ping\npong\n' });
@@ -248,9 +178,7 @@ it('a mutable pod: add, start, logs, restart, attach, stop, rm; the pod outlives
   );
 
   // a long-running app: stop with SIGTERM; a stubborn one is killed after the timeout
-  await stageApp(pod, { name: 'sleeper' }, { exec: ['/bin/sh', '-c', 'trap "" TERM; while :; do sleep 1; done'] });
-  t.is((await crossing(pod, 'app_add', ['--debug=false', `--uuid=${pod.uuid}`, '--app=sleeper'])).code, 0);
-  t.is((await crossing(pod, 'app_start', ['--debug=false', '--app=sleeper'])).code, 0);
+  await addAndStart(t, pod, { name: 'sleeper' }, { exec: ['/bin/sh', '-c', 'trap "" TERM; while :; do sleep 1; done'] });
   const stopAt = Date.now();
   const stop = await crossing(pod, 'app_stop', ['--debug=false', '--app=sleeper'], { env: { RKTNETES_STOP_TIMEOUT: '1' } });
   t.is(stop.code, 0, stop.stderr);
@@ -271,13 +199,11 @@ it('a mutable pod: add, start, logs, restart, attach, stop, rm; the pod outlives
 });
 
 it('a tty app: attach gets the terminal, the log has its output', async (t) => {
-  const pod = await preparePod(t, [], { annotations: [{ name: 'coreos.com/rkt/stage1/mutable', value: 'true' }] });
-  const run = startMutable(t, pod, ['--net=host']);
+  const pod = await preparePod(t, [], MUTABLE_POD);
+  const { run } = startMutable(t, pod, ['--net=host']);
   await waitFor('pid file', () => readPid(pod));
   const tty = ['stdin', 'stdout', 'stderr'].map((s) => ({ name: `coreos.com/rkt/stage2/${s}`, value: 'tty' }));
-  await stageApp(pod, { name: 'term', annotations: tty }, { exec: ['/bin/sh', '-c', 'tty; stty size; read line; echo got $line'] });
-  t.is((await crossing(pod, 'app_add', ['--debug=false', `--uuid=${pod.uuid}`, '--app=term'])).code, 0);
-  t.is((await crossing(pod, 'app_start', ['--debug=false', '--app=term'])).code, 0);
+  await addAndStart(t, pod, { name: 'term', annotations: tty }, { exec: ['/bin/sh', '-c', 'tty; stty size; read line; echo got $line'] });
   const att = await crossing(pod, 'attach', ['--action=custom-attach', '--tty-in=true', '--tty-out=true', '--stdin=false', '--stdout=false', '--stderr=false', '--app=term', '--debug=false'], { input: 'hello\n' });
   const log = readFileSync(join(pod.stage1Root, 'rkt/log/term'), 'utf8');
   t.is(att.code, 0, att.stderr);

@@ -8,9 +8,8 @@ import test from 'ava';
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync, readlinkSync, rmdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { appDir, podManifestPath } from '@rktnetes/common';
 import { hasCode } from '@rktnetes/errors';
-import { parsePodManifest, podManifest, runtimeApp, serializePodManifest, type RuntimeApp } from '@rktnetes/schema';
+import { parsePodManifest } from '@rktnetes/schema';
 import {
   checkBindPropagation,
   formatAppSpec,
@@ -23,8 +22,8 @@ import {
   type Hierarchy,
 } from '@rktnetes/stage1-coreos';
 import { MNT_DETACH, MS_BIND, MS_REC, MS_SHARED, MS_PRIVATE, realSys, type MountInfo } from '@rktnetes/sys';
-import { assertNoLeaks, busyboxImage, hasBusybox, isRoot, leakCheck, parseProbeOutput, testIf, tmpDir } from '@rktnetes/testkit';
-import { spawnSync } from 'node:child_process';
+import { assertNoLeaks, hasBusybox, isRoot, leakCheck, testIf, tmpDir } from '@rktnetes/testkit';
+import { addAndStart, crossing, MUTABLE_POD, stageApp, startMutable } from './helpers/mutable';
 import { preparePod, readPid, runAndGc, runEntrypoint, sampleInitApp, startPod, waitFor, type TestPod } from './helpers/pod';
 
 const it = testIf(test, isRoot() && hasBusybox(), 'needs root and busybox-static');
@@ -309,60 +308,16 @@ it('a pod in the host pid namespace: apps have host pids, PID 1 reaps their orph
 
 // ------------------------------------------------------------------------------ mutable pods
 
-/** Starts a mutable pod; a failing test still stops it and runs gc. */
-function startMutable(t: { teardown(fn: () => unknown): void }, pod: TestPod, args: string[]) {
-  const run = startPod(pod, [...args, '--mutable']);
-  let finished = false;
-  void run.done.then(() => (finished = true));
-  t.teardown(async () => {
-    if (!finished) run.child.kill('SIGKILL');
-    await run.done;
-    await runEntrypoint(pod, 'gc', [pod.uuid]);
-  });
-  return run;
-}
-
-/** Runs a crossing entrypoint as stage0 does: cwd = pod dir, the crossing environment. */
-function crossing(pod: TestPod, name: string, args: string[]): Promise<{ code: number; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(join(pod.stage1Root, name), args, {
-      cwd: pod.dir,
-      env: { RKT_STAGE1_ENTERCMD: join(pod.stage1Root, 'enter'), RKT_STAGE1_ENTERPID: String(readPid(pod)), PATH: process.env.PATH ?? '/usr/bin:/bin' },
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
-    let stderr = '';
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('close', (code) => resolve({ code: code ?? 254, stderr }));
-  });
-}
-
-/** stage0's part of app add, then app_add and app_start. */
-async function addAndStart(t: { is(a: unknown, b: unknown, m?: string): unknown }, pod: TestPod, ra: Partial<RuntimeApp> & { name: string }, exec: string[]): Promise<void> {
-  const aci = await busyboxImage({ name: `example.com/${ra.name}`, exec });
-  mkdirSync(appDir(pod.dir, ra.name), { recursive: true });
-  const r = spawnSync('tar', ['-C', appDir(pod.dir, ra.name), '-xf', '-'], { input: aci, encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`tar: ${r.stderr}`);
-  const m = parsePodManifest(readFileSync(podManifestPath(pod.dir)));
-  m.apps.push(runtimeApp(ra));
-  writeFileSync(podManifestPath(pod.dir), serializePodManifest(m));
-  const add = await crossing(pod, 'app_add', ['--debug=false', `--uuid=${pod.uuid}`, `--app=${ra.name}`]);
-  t.is(add.code, 0, add.stderr);
-  const start = await crossing(pod, 'app_start', ['--debug=false', `--app=${ra.name}`]);
-  t.is(start.code, 0, start.stderr);
-}
-
 /** `enter --appname`: a command run as the app runs. */
 const enterApp = (pod: TestPod, app: string, command: string[]) => runEntrypoint(pod, 'enter', [`--pid=${readPid(pod)}`, `--appname=${app}`, '--', ...command]);
 
-const mutableManifest = { annotations: [{ name: 'coreos.com/rkt/stage1/mutable', value: 'true' }] };
-
 it('mutable pods: an added app with a pid namespace of its own, and commands exec\'d in it', async (t) => {
-  const pod = await preparePod(t, [], mutableManifest);
+  const pod = await preparePod(t, [], MUTABLE_POD);
   const check = await leakCheck({ match: pod.uuid, cgroupRoots: ['/sys/fs/cgroup'], iptables: false, veth: false });
-  const run = startMutable(t, pod, ['--net=none']);
+  const { run } = startMutable(t, pod, ['--net=none']);
   await waitFor('pid file', () => readPid(pod));
-  await addAndStart(t, pod, { name: 'own', annotations: [{ name: 'rktnetes.io/stage2/pid-namespace', value: 'private' }] }, ['/bin/sh', '-c', 'trap "exit 0" TERM; : marker; while :; do sleep 1; done']);
-  await addAndStart(t, pod, { name: 'other' }, ['/bin/sh', '-c', 'trap "exit 0" TERM; while :; do sleep 1; done']);
+  await addAndStart(t, pod, { name: 'own', annotations: [{ name: 'rktnetes.io/stage2/pid-namespace', value: 'private' }] }, { exec: ['/bin/sh', '-c', 'trap "exit 0" TERM; : marker; while :; do sleep 1; done'] });
+  await addAndStart(t, pod, { name: 'other' }, { exec: ['/bin/sh', '-c', 'trap "exit 0" TERM; while :; do sleep 1; done'] });
   const e = await enterApp(pod, 'own', ['/bin/sh', '-c', 'echo $$; tr "\\0" " " < /proc/1/cmdline; echo; ls /proc | grep -c "^[0-9]"']);
   t.is(e.code, 0, e.stderr);
   const [pid, cmd, procs] = e.stdout.trim().split('\n');
@@ -394,10 +349,10 @@ function processesIn(ns: string, comm: string): number[] {
 }
 
 it('what an exec\'d command leaves when it is killed is reparented to PID 1 of the pod and reaped', async (t) => {
-  const pod = await preparePod(t, [], mutableManifest);
-  const run = startMutable(t, pod, ['--net=none']);
+  const pod = await preparePod(t, [], MUTABLE_POD);
+  const { run } = startMutable(t, pod, ['--net=none']);
   const pid1 = await waitFor('pid file', () => readPid(pod));
-  await addAndStart(t, pod, { name: 'app' }, ['/bin/sh', '-c', 'trap "exit 0" TERM; while :; do sleep 1; done']);
+  await addAndStart(t, pod, { name: 'app' }, { exec: ['/bin/sh', '-c', 'trap "exit 0" TERM; while :; do sleep 1; done'] });
   const ns = readlinkSync(`/proc/${pid1}/ns/pid`);
   // as ExecSync's timeout does: the whole process group of the exec is killed
   const exec = spawn(join(pod.stage1Root, 'enter'), [`--pid=${pid1}`, '--appname=app', '--', '/bin/sh', '-c', 'yes > /dev/null; echo not reached'], { cwd: pod.dir, stdio: 'ignore', detached: true });
@@ -440,16 +395,16 @@ it('volume propagation: rprivate receives nothing, rslave the host\'s mounts, rs
     mounted.push(src);
     sys.mount(null, src, null, prop | MS_REC);
   }
-  const pod = await preparePod(t, [], mutableManifest);
+  const pod = await preparePod(t, [], MUTABLE_POD);
   const check = await leakCheck({ match: pod.uuid, cgroupRoots: ['/sys/fs/cgroup'], iptables: false, veth: false });
-  const run = startMutable(t, pod, ['--net=none', '--disable-seccomp', '--disable-capabilities-restriction']);
+  const { run } = startMutable(t, pod, ['--net=none', '--disable-seccomp', '--disable-capabilities-restriction']);
   await waitFor('pid file', () => readPid(pod));
   const mounts = Object.keys(kinds).map((k) => ({
     volume: k,
     path: `/v/${k}`,
     appVolume: { name: k, kind: 'host', source: join(host, k), propagation: k },
   }));
-  await addAndStart(t, pod, { name: 'app', mounts } as never, ['/bin/sh', '-c', 'trap "exit 0" TERM; while :; do sleep 1; done']);
+  await addAndStart(t, pod, { name: 'app', mounts } as never, { exec: ['/bin/sh', '-c', 'trap "exit 0" TERM; while :; do sleep 1; done'] });
   // host -> app: a mount made on the host below each source after the app started
   for (const k of Object.keys(kinds)) {
     sys.mount(flag, join(host, k, 'sub'), null, MS_BIND);
@@ -476,15 +431,10 @@ it('volume propagation: rprivate receives nothing, rslave the host\'s mounts, rs
 
 it('rshared and rslave propagation need a source that can propagate', async (t) => {
   const host = await tmpDir('s1coreos-prop', t);
-  const pod = await preparePod(t, [], mutableManifest);
+  const pod = await preparePod(t, [], MUTABLE_POD);
   startMutable(t, pod, ['--net=none']);
   await waitFor('pid file', () => readPid(pod));
-  const aci = await busyboxImage({ name: 'example.com/app', exec: ['/bin/true'] });
-  mkdirSync(appDir(pod.dir, 'app'), { recursive: true });
-  spawnSync('tar', ['-C', appDir(pod.dir, 'app'), '-xf', '-'], { input: aci });
-  const m = parsePodManifest(readFileSync(podManifestPath(pod.dir)));
-  m.apps.push(runtimeApp({ name: 'app', mounts: [{ volume: 'v', path: '/v', appVolume: { name: 'v', kind: 'host', source: host, propagation: 'rshared' } as never }] }));
-  writeFileSync(podManifestPath(pod.dir), serializePodManifest(m));
+  await stageApp(pod, { name: 'app', mounts: [{ volume: 'v', path: '/v', appVolume: { name: 'v', kind: 'host', source: host, propagation: 'rshared' } as never }] }, { exec: ['/bin/true'] });
   const add = await crossing(pod, 'app_add', ['--debug=false', `--uuid=${pod.uuid}`, '--app=app']);
   t.is(add.code, 254);
   t.regex(add.stderr, /rshared propagation for \/v: .* which is not a shared mount/);

@@ -31,7 +31,7 @@ import {
 } from '@rktnetes/stage1-coreos';
 import { assertNoLeaks, busyboxImage, capsToHex, hasBusybox, isRoot, leakCheck, parseProbeOutput, testIf, tmpDir } from '@rktnetes/testkit';
 import { spawnSync } from 'node:child_process';
-import { preparePod, readPid, runEntrypoint, startPod, waitFor, type TestPod } from './helpers/pod';
+import { preparePod, readPid, runAndGc, runEntrypoint, startPod, waitFor, type TestPod } from './helpers/pod';
 import { NetSandbox, canRunNetTests } from './helpers/net-sandbox';
 
 const it = testIf(test, isRoot() && hasBusybox(), 'needs root and busybox-static');
@@ -188,16 +188,6 @@ test('the init spec carries the mapping; enter joins the user namespace', (t) =>
 
 const puFlag = (m = MAP) => `--private-users=${m.shift}:${m.count}`;
 
-/** Runs a pod to its end, then gc, and fails on anything left behind. */
-async function runPodAndGc(t: import('ava').ExecutionContext, pod: TestPod, args: string[]) {
-  const check = await leakCheck({ match: pod.uuid, cgroupRoots: ['/sys/fs/cgroup'], iptables: false, veth: false });
-  const r = await startPod(pod, args).done;
-  const gc = await runEntrypoint(pod, 'gc', [pod.uuid]);
-  t.is(gc.code, 0, `gc failed: ${gc.stderr}`);
-  await assertNoLeaks(t, check);
-  return r;
-}
-
 /** `/proc/self/uid_map`'s first line as numbers. */
 const idMap = (text: string) => text.trim().split(/\s+/).map(Number);
 
@@ -229,7 +219,7 @@ const SCRIPT = [
 
 it('an app runs as the root of its user namespace, host uid shift, and sees its image as root-owned', async (t) => {
   const pod = await preparePod(t, [{ name: 'sh', image: { exec: ['/bin/sh', '-c', SCRIPT] } }]);
-  const r = await runPodAndGc(t, pod, ['--net=none', puFlag()]);
+  const r = await runAndGc(t, pod, ['--net=none', puFlag()]);
   t.is(r.code, 0, r.stderr);
   const lines = r.stdout.split('\n');
   t.deepEqual(idMap(lines[0]!), [0, MAP.shift, MAP.count], 'uid_map');
@@ -282,7 +272,7 @@ it('an overlay root over the store, volumes: host files are the shifted ids, emp
   const apps = [{ name: 'ov', image: { name: 'example.com/ov' }, mounts: [{ volume: 'host', path: '/host' }, { volume: 'scratch', path: '/scratch' }] }];
   writeFileSync(podManifestPath(pod.dir), serializePodManifest(podManifest({ ...manifest, apps } as PodManifestInput)));
 
-  const r = await runPodAndGc(t, pod, ['--net=none', puFlag(map)]);
+  const r = await runAndGc(t, pod, ['--net=none', puFlag(map)]);
   t.is(r.code, 0, r.stderr);
   t.regex(r.stdout, /^busybox 0$/m);
   t.regex(r.stdout, /^host 0 0$/m, 'in the pod, the pod root owns what it made');
@@ -344,7 +334,7 @@ it('a non-root app, /dev of the pod root, a read-only root, and a sysctl set in 
     ],
     { volumes: [{ name: 'vol', kind: 'empty', uid: 1000, gid: 1000 }], isolators: [{ name: 'os/unix/sysctl', value: { 'kernel.shm_rmid_forced': '1' } }] },
   );
-  const r = await runPodAndGc(t, pod, ['--net=none', puFlag()]);
+  const r = await runAndGc(t, pod, ['--net=none', puFlag()]);
   t.is(r.code, 0, r.stderr);
   const out = r.stdout.split('\n');
   t.deepEqual(out.filter((l) => l.startsWith('dev ')), ['dev 0 0', 'dev 0 0', 'dev 0 0'], '/dev and its nodes belong to the pod root');
@@ -362,7 +352,7 @@ it('a non-root app, /dev of the pod root, a read-only root, and a sysctl set in 
 it('an app with a pid namespace of its own gets its own /proc in the user namespace too', async (t) => {
   const script = 'echo pid $$; cat /proc/self/uid_map; wc -c < /proc/keys';
   const pod = await preparePod(t, [{ name: 'sh', image: { exec: ['/bin/sh', '-c', script] }, runtime: { annotations: [{ name: 'rktnetes.io/stage2/pid-namespace', value: 'private' }] } }]);
-  const r = await runPodAndGc(t, pod, ['--net=none', puFlag()]);
+  const r = await runAndGc(t, pod, ['--net=none', puFlag()]);
   t.is(r.code, 0, r.stderr);
   const out = r.stdout.trim().split('\n');
   t.is(out[0], 'pid 1');
@@ -390,7 +380,7 @@ it('a root that cannot be idmapped fails with one clear line before anything exi
 
 it('an app uid outside the mapping is refused', async (t) => {
   const pod = await preparePod(t, [{ name: 'probe', image: { app: { user: '70000', group: '0' } } }]);
-  const r = await runPodAndGc(t, pod, ['--net=none', puFlag()]);
+  const r = await runAndGc(t, pod, ['--net=none', puFlag()]);
   t.is(r.code, 254);
   t.regex(r.stderr, /^stage1: app probe: uid 70000 is outside the pod's user namespace \(ids 0-65535\)$/m);
 });

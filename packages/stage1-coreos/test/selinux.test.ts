@@ -8,16 +8,15 @@
  */
 import test from 'ava';
 import { spawn, spawnSync } from 'node:child_process';
-import { appendFileSync, closeSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, closeSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { appDir, podManifestPath } from '@rktnetes/common';
-import { parsePodManifest, runtimeApp, serializePodManifest } from '@rktnetes/schema';
 import { MS_BIND, MS_REC, recordingSys, realSys, type MountInfo } from '@rktnetes/sys';
 import { formatInitSpec, type InitSpec, setupAppFs } from '@rktnetes/stage1-coreos';
-import { assertNoLeaks, busyboxImage, hasBusybox, isRoot, leakCheck, testIf } from '@rktnetes/testkit';
+import { hasBusybox, isRoot, testIf } from '@rktnetes/testkit';
 import { isSelinuxLabel, podSelinux, selinuxOfSpec, withMountContext } from '../src/run/selinux';
-import { type TestPod, preparePod, readPid, readStatus, runEntrypoint, sampleInitApp, startPod, waitFor } from './helpers/pod';
+import { addAndStart, MUTABLE_POD } from './helpers/mutable';
+import { type TestPod, preparePod, readPid, readStatus, runEntrypoint, sampleInitSpec, waitFor, withGc, withRunningPod } from './helpers/pod';
 
 const LABEL = 'system_u:system_r:svirt_lxc_net_t:s0:c1,c2';
 const MOUNT_LABEL = 'system_u:object_r:svirt_lxc_file_t:s0:c1,c2';
@@ -47,22 +46,7 @@ test('run refuses malformed labels, and a mount label where no selinuxfs is moun
   t.true(isSelinuxLabel('unconfined_u:unconfined_r:unconfined_t:s0-s0:c0.c1023'));
 });
 
-const baseSpec = (over: Partial<InitSpec> = {}): InitSpec => ({
-  debug: false,
-  lockFd: 3,
-  stage1Root: '/pod/stage1/rootfs',
-  hostname: 'h',
-  network: { mode: 'host' },
-  ipc: 'private',
-  interactive: false,
-  stopTimeoutSeconds: 10,
-  cgroupJoins: [],
-  cgroupMoves: [],
-  cgroupWrites: [],
-  cgroupDirs: ['/sys/fs/cgroup/pids/rkt-x'],
-  apps: [sampleInitApp()],
-  ...over,
-});
+const baseSpec = (over: Partial<InitSpec> = {}): InitSpec => sampleInitSpec({ cgroupDirs: ['/sys/fs/cgroup/pids/rkt-x'], ...over });
 
 test('the init spec: pod keys selinux-context and selinux-mount-context, only when given', (t) => {
   const plain = formatInitSpec(baseSpec());
@@ -133,15 +117,6 @@ function runWith(pod: TestPod, selinux: { context?: string; mount?: string }, tr
   return new Promise((resolve) => child.on('close', (code) => resolve({ code: code ?? 254, stdout, stderr })));
 }
 
-async function runGc(t: { deepEqual(a: unknown, b: unknown, m?: string): unknown; is(a: unknown, b: unknown, m?: string): unknown }, pod: TestPod, fn: () => Promise<{ code: number; stdout: string; stderr: string }>) {
-  const check = await leakCheck({ match: pod.uuid, cgroupRoots: ['/sys/fs/cgroup'], iptables: false, veth: false });
-  const r = await fn();
-  const gc = await runEntrypoint(pod, 'gc', [pod.uuid]);
-  t.is(gc.code, 0, `gc failed: ${gc.stderr}`);
-  await assertNoLeaks(t, check);
-  return r;
-}
-
 const sh = (script: string) => ({ exec: ['/bin/sh', '-c', script] });
 
 traced('without labels nothing opens /proc/*/attr, and the pod runs as before', async (t) => {
@@ -151,7 +126,7 @@ traced('without labels nothing opens /proc/*/attr, and the pod runs as before', 
   ]);
   const trace = join(mkdtempSync(join(tmpdir(), 'rktnetes-strace-')), 'trace');
   t.teardown(() => rmSync(join(trace, '..'), { recursive: true, force: true }));
-  const r = await runGc(t, pod, () => runWith(pod, {}, trace));
+  const r = await withGc(t, pod, () => runWith(pod, {}, trace));
   t.is(r.code, 0, r.stderr);
   t.deepEqual(r.stdout.split('\n').filter(Boolean).sort(), ['a-ran', 'b-ran', 'pre-ran']);
   t.is(readStatus(pod, 'a'), 0);
@@ -171,7 +146,7 @@ it('a process label on a host without SELinux: each app process fails naming the
   ];
   for (const app of apps) {
     const pod = await preparePod(t, [app]);
-    const r = await runGc(t, pod, () => runWith(pod, { context: LABEL }));
+    const r = await withGc(t, pod, () => runWith(pod, { context: LABEL }));
     t.is(r.code, 254, r.stderr);
     t.is(r.stdout, '', 'no app process ran');
     t.is(readStatus(pod, app.name), 254, app.name);
@@ -183,7 +158,7 @@ it('a process label on a host without SELinux: each app process fails naming the
 
 it('a mount label on a host without SELinux: run fails before the pod exists', async (t) => {
   const pod = await preparePod(t, [{ name: 'plain', image: sh('echo plain-ran') }]);
-  const r = await runGc(t, pod, () => runWith(pod, { context: LABEL, mount: MOUNT_LABEL }));
+  const r = await withGc(t, pod, () => runWith(pod, { context: LABEL, mount: MOUNT_LABEL }));
   t.is(r.code, 254);
   t.is(r.stdout, '');
   t.regex(r.stderr, new RegExp(`SELinux mount label ${MOUNT_LABEL.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} given \\(RKT_SELINUX_MOUNT_CONTEXT\\), but SELinux is not enabled on this host`));
@@ -193,16 +168,14 @@ it('a mount label on a host without SELinux: run fails before the pod exists', a
 
 it('a malformed label: run fails naming the variable', async (t) => {
   const pod = await preparePod(t, [{ name: 'plain', image: sh('echo plain-ran') }]);
-  const r = await runGc(t, pod, () => runWith(pod, { context: 'not a label' }));
+  const r = await withGc(t, pod, () => runWith(pod, { context: 'not a label' }));
   t.is(r.code, 254);
   t.regex(r.stderr, /RKT_SELINUX_CONTEXT "not a label" is not an SELinux label user:role:type:level/);
 });
 
 it('init exec (enter --appname) applies the pod\'s label too: it fails where SELinux is missing', async (t) => {
   const pod = await preparePod(t, [{ name: 'web', image: sh('echo up; exec sleep 30') }]);
-  const check = await leakCheck({ match: pod.uuid, cgroupRoots: ['/sys/fs/cgroup'], iptables: false, veth: false });
-  const running = startPod(pod);
-  try {
+  await withRunningPod(t, pod, undefined, async (running) => {
     const pid = await waitFor('pod pid', () => readPid(pod));
     await waitFor('app output', () => (running.output().stdout.includes('up') ? true : undefined));
     const enter = (cmd: string[]) => runEntrypoint(pod, 'enter', [`--pid=${pid}`, '--appname=web', '--', ...cmd]);
@@ -217,47 +190,14 @@ it('init exec (enter --appname) applies the pod\'s label too: it fails where SEL
     t.is(after.code, 254, after.stdout);
     t.is(after.stdout, '');
     t.true(after.stderr.includes(`stage1 init: app web: cannot set SELinux label ${LABEL}: SELinux is not enabled on this host`), after.stderr);
-  } finally {
-    running.child.kill('SIGTERM');
-    await running.done;
-  }
-  const gc = await runEntrypoint(pod, 'gc', [pod.uuid]);
-  t.is(gc.code, 0, gc.stderr);
-  await assertNoLeaks(t, check);
+  });
 });
 
-/** Runs a crossing entrypoint (app_add, app_start) as stage0 does. */
-function crossing(pod: TestPod, name: string, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(join(pod.stage1Root, name), args, {
-      cwd: pod.dir,
-      env: { RKT_STAGE1_ENTERCMD: join(pod.stage1Root, 'enter'), RKT_STAGE1_ENTERPID: String(readPid(pod)), PATH: process.env.PATH ?? '/usr/bin:/bin' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('close', (code) => resolve({ code: code ?? 254, stdout, stderr }));
-  });
-}
-
 it('a mutable pod: init exec finds the pod\'s label in the pod spec, next to the app\'s own spec', async (t) => {
-  const pod = await preparePod(t, [], { annotations: [{ name: 'coreos.com/rkt/stage1/mutable', value: 'true' }] });
-  const check = await leakCheck({ match: pod.uuid, cgroupRoots: ['/sys/fs/cgroup'], iptables: false, veth: false });
-  const running = startPod(pod, ['--net=host', '--mutable']);
-  try {
+  const pod = await preparePod(t, [], MUTABLE_POD);
+  await withRunningPod(t, pod, ['--net=host', '--mutable'], async () => {
     const pid = await waitFor('pod pid', () => readPid(pod));
-    const aci = await busyboxImage({ name: 'example.com/web', exec: ['/bin/sh', '-c', 'exec sleep 30'] });
-    mkdirSync(appDir(pod.dir, 'web'), { recursive: true });
-    t.is(spawnSync('tar', ['-C', appDir(pod.dir, 'web'), '-xf', '-'], { input: aci }).status, 0);
-    const m = parsePodManifest(readFileSync(podManifestPath(pod.dir)));
-    m.apps.push(runtimeApp({ name: 'web' }));
-    writeFileSync(podManifestPath(pod.dir), serializePodManifest(m));
-    const add = await crossing(pod, 'app_add', ['--debug=false', `--uuid=${pod.uuid}`, '--app=web']);
-    t.is(add.code, 0, add.stderr);
-    const start = await crossing(pod, 'app_start', ['--debug=false', '--app=web']);
-    t.is(start.code, 0, start.stderr);
+    await addAndStart(t, pod, { name: 'web' }, sh('exec sleep 30'));
     await waitFor('app pid', () => (existsSync(join(pod.stage1Root, 'rkt/pids/web')) ? true : undefined));
     const enter = () => runEntrypoint(pod, 'enter', [`--pid=${pid}`, '--appname=web', '--', '/bin/sh', '-c', 'echo entered']);
     const before = await enter();
@@ -269,13 +209,7 @@ it('a mutable pod: init exec finds the pod\'s label in the pod spec, next to the
     t.is(after.code, 254, after.stdout);
     t.is(after.stdout, '');
     t.true(after.stderr.includes(`stage1 init: app web: cannot set SELinux label ${LABEL}: SELinux is not enabled on this host`), after.stderr);
-  } finally {
-    running.child.kill('SIGTERM');
-    await running.done;
-  }
-  const gc = await runEntrypoint(pod, 'gc', [pod.uuid]);
-  t.is(gc.code, 0, gc.stderr);
-  await assertNoLeaks(t, check);
+  });
 });
 
 test('this host has no SELinux (the real-pod tests above are meaningful)', (t) => {

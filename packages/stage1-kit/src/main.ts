@@ -21,6 +21,14 @@ export interface Stage1Main<E extends string> extends Stage1Program<E> {
    * (default) or `<name>: <message>` (the lines stage1-coreos prints)
    */
   entrypointInErrors?: boolean;
+  /**
+   * Whether the invocation asks for debug output, from all the program's arguments (the
+   * entrypoint's name among them when it is the first), decided before the entrypoint is known:
+   * an error before the handler (an unknown entrypoint) then prints its whole cause chain too.
+   * Default: {@link debugRequested} of the entrypoint's arguments, and an error before the
+   * handler on one line.
+   */
+  debugFlag?: (args: readonly string[]) => boolean;
 }
 
 /** What the program takes from its process; every field defaults to the real one. */
@@ -42,19 +50,22 @@ export interface Stage1Host {
  * Dispatches one invocation of `program` and returns the exit status it ends with:
  * - the entrypoint from the program name or the first argument ({@link entrypointOf});
  * - its handler, with a context of `host`'s Sys, cwd (the pod directory) and environment, and a
- *   logger prefixed `program.name` with debug lines when `--debug` is among the flags;
+ *   logger prefixed `program.name` with debug lines when `--debug` is among the flags (or
+ *   `program.debugFlag` says so);
  * - an error the handler throws is printed as `<name>: <entrypoint>: <message>` (without the
  *   entrypoint when `program.entrypointInErrors` is false; the whole cause chain with `--debug`)
  *   and ends the program with `exitCodeFor(error)`; one before the handler (an unknown
- *   entrypoint) as `<name>: <message>`.
+ *   entrypoint) as `<name>: <message>` (the whole chain only when `program.debugFlag` says debug).
  */
 export async function runStage1<E extends string>(program: Stage1Main<E>, host: Partial<Stage1Host> = {}): Promise<number> {
   const startedAt = host.startedAt ?? performance.now();
   const write = host.write ?? writeStderrLine;
+  const argv0 = host.argv ?? process.argv;
+  const args = argv0.slice(2);
+  const debugByFlag = program.debugFlag?.(args);
   try {
-    const argv0 = host.argv ?? process.argv;
-    const { entrypoint, argv } = entrypointOf(program, argv0[1] ?? program.name, argv0.slice(2));
-    const log = stage1Logger(program.name, debugRequested(argv), write);
+    const { entrypoint, argv } = entrypointOf(program, argv0[1] ?? program.name, args);
+    const log = stage1Logger(program.name, debugByFlag ?? debugRequested(argv), write);
     const ctx: Stage1Context = { sys: (host.sys ?? realSys)(), podDir: host.cwd ?? process.cwd(), env: host.env ?? process.env, log, startedAt };
     try {
       return await program.handlers[entrypoint](argv, ctx);
@@ -63,7 +74,7 @@ export async function runStage1<E extends string>(program: Stage1Main<E>, host: 
       return exitCodeFor(e);
     }
   } catch (e) {
-    stage1Logger(program.name, false, write).error(e);
+    stage1Logger(program.name, debugByFlag ?? false, write).error(e);
     return exitCodeFor(e);
   }
 }

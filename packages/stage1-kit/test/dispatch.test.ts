@@ -34,3 +34,20 @@ test('debugRequested reads every Go spelling of true and stops at --', (t) => {
   // the first --debug decides
   t.false(debugRequested(['--debug=false', '--debug']));
 });
+
+test('entrypointOf may compare the program name as it is, and word the unknown-entrypoint error its own way', (t) => {
+  const exact: Stage1Program<'run' | 'gc' | 'app_add'> = {
+    ...PROGRAM,
+    ignoredEndings: [],
+    unknownEntrypointMessage: ({ argument, name, entrypoints }) => `no ${JSON.stringify(argument ?? '')} in ${name} (${entrypoints.join('|')})`,
+  };
+  // run.ts is no entrypoint then: its first argument is
+  t.deepEqual(entrypointOf(exact, '/src/run.ts', ['gc', 'u']), { entrypoint: 'gc', argv: ['u'] });
+  t.deepEqual(entrypointOf(exact, '/x/run', ['u']), { entrypoint: 'run', argv: ['u'] });
+  const e = t.throws(() => entrypointOf(exact, '/src/run.ts', ['u']));
+  t.true(hasCode(e, 'stage1-test.entrypoint'));
+  t.is(e?.message, 'no "u" in run.ts (run|gc|app_add)');
+  t.is(t.throws(() => entrypointOf(exact, '/x/stage1-test.mjs', []))?.message, 'no "" in stage1-test.mjs (run|gc|app_add)');
+  // other endings
+  t.deepEqual(entrypointOf({ ...PROGRAM, ignoredEndings: ['.sh'] }, '/x/gc.sh', []), { entrypoint: 'gc', argv: [] });
+});

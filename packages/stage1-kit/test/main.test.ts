@@ -134,3 +134,22 @@ test('stage1Logger prefixes its lines and prints debug lines only when asked', (
   quiet.error(new Error('bad'), 'stop');
   t.deepEqual(lines, ['stage1-x: shown', 'stage1-x: stop: bad']);
 });
+
+test('a program may decide debug from all its arguments, and then print errors before the handler in full too', async (t) => {
+  const anywhere = (args: readonly string[]) => args.includes('--debug');
+  const { p, calls } = program();
+  const after = host(['/x/run', '--', '--debug']);
+  t.is(await runStage1({ ...p, debugFlag: anywhere }, after.host), 0);
+  t.true(calls[0]!.ctx.log.debugEnabled, 'past -- too');
+  const plain = host(['/x/run', '--', '--debug']);
+  t.is(await runStage1(p, plain.host), 0);
+  t.false(calls[1]!.ctx.log.debugEnabled, 'the default stops at --');
+  const unknown = host(['/x/stage1-test.mjs', 'nope', '--debug']);
+  t.is(await runStage1({ ...p, debugFlag: anywhere }, unknown.host), 254);
+  t.is(unknown.lines.length, 1);
+  t.regex(unknown.lines[0]!, /^stage1-test: RktError: unknown entrypoint "nope": use one of run, gc\n/);
+  t.regex(unknown.lines[0]!, /\[stage1-test\.entrypoint\]$/);
+  const quiet = host(['/x/stage1-test.mjs', 'nope']);
+  t.is(await runStage1({ ...p, debugFlag: anywhere }, quiet.host), 254);
+  t.deepEqual(quiet.lines, ['stage1-test: unknown entrypoint "nope": use one of run, gc']);
+});

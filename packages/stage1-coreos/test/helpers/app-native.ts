@@ -1,99 +1,12 @@
 /**
- * Helpers of the native app/start and app/stop tests: a mutable pod started as stage0 starts it,
- * apps staged into it as stage0's `rkt app add` does, and the crossing entrypoints run with cwd =
- * the pod dir and stage0's crossing environment, natively or through the Node implementation
- * (`RKTNETES_STAGE1_RUN=node`).
+ * Helpers of the native app/start and app/stop tests: the mutable-pod helpers (a mutable pod
+ * started as stage0 starts it, apps staged into it, the crossing entrypoints run natively or
+ * through the Node implementation with `RKTNETES_STAGE1_RUN=node`; they live in `./mutable`),
+ * and stderr made comparable between the two implementations.
  */
-import { spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { appDir, podManifestPath } from '@rktnetes/common';
-import { parsePodManifest, runtimeApp, serializePodManifest, type RuntimeApp } from '@rktnetes/schema';
-import { busyboxImage } from '@rktnetes/testkit';
-import { preparePod, readPid, runEntrypoint, startPod, waitFor, type RunningPod, type TestPod } from './pod';
+import type { TestPod } from './pod';
 
-/** The exit status and output of one entrypoint process. */
-export interface Ran {
-  code: number;
-  stdout: string;
-  stderr: string;
-  ms: number;
-}
-
-/** Which implementation a crossing entrypoint runs: the native program or the Node one. */
-export type Way = 'native' | 'node';
-
-/**
- * Runs `<stage1 root>/<name> <args>` as stage0 runs a crossing entrypoint: cwd = the pod dir, a
- * fresh environment with the crossing variables and PATH (plus `env`), stdin from /dev/null.
- * With `way` node, `RKTNETES_STAGE1_RUN=node`.
- */
-export function crossing(pod: TestPod, name: string, args: string[], opts: { way?: Way; env?: Record<string, string>; timeoutMs?: number } = {}): Promise<Ran> {
-  const pid = readPid(pod);
-  const env: Record<string, string> = { RKT_STAGE1_ENTERCMD: join(pod.stage1Root, 'enter'), PATH: process.env.PATH ?? '/usr/bin:/bin', ...opts.env };
-  if (pid !== undefined) env['RKT_STAGE1_ENTERPID'] = String(pid);
-  if (opts.way === 'node') env['RKTNETES_STAGE1_RUN'] = 'node';
-  const started = performance.now();
-  return new Promise((resolve) => {
-    const child = spawn(join(pod.stage1Root, name), args, { cwd: pod.dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 30_000);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code: code ?? 254, stdout, stderr, ms: performance.now() - started });
-    });
-  });
-}
-
-/** What stage0's app add does before app_add: the app's image rendered, the runtime app added to the pod manifest. */
-export async function stageApp(pod: TestPod, ra: Partial<RuntimeApp> & { name: string }, image: Parameters<typeof busyboxImage>[0]): Promise<void> {
-  const aci = await busyboxImage({ name: `example.com/${ra.name}`, ...image });
-  mkdirSync(appDir(pod.dir, ra.name), { recursive: true });
-  const r = spawnSync('tar', ['-C', appDir(pod.dir, ra.name), '-xf', '-'], { input: aci, encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`tar: ${r.stderr}`);
-  const m = parsePodManifest(readFileSync(podManifestPath(pod.dir)));
-  m.apps.push(runtimeApp(ra));
-  writeFileSync(podManifestPath(pod.dir), serializePodManifest(m));
-}
-
-/** A running mutable pod. */
-export interface MutablePod {
-  pod: TestPod;
-  run: RunningPod;
-  /** SIGKILL for the pod's run process (PID 1 dies with it), once */
-  kill(): Promise<void>;
-}
-
-/**
- * Prepares and starts a mutable pod (`run --mutable <args>`) and waits until it runs; a teardown
- * kills it if it still runs and runs gc.
- */
-export async function startMutablePod(t: { teardown(fn: () => unknown): void }, args: string[] = ['--net=none']): Promise<MutablePod> {
-  const pod = await preparePod(t, [], { annotations: [{ name: 'coreos.com/rkt/stage1/mutable', value: 'true' }] });
-  const run = startPod(pod, [...args, '--mutable']);
-  let finished = false;
-  void run.done.then(() => (finished = true));
-  const kill = async () => {
-    if (!finished) run.child.kill('SIGKILL');
-    await run.done;
-  };
-  t.teardown(async () => {
-    await kill();
-    await runEntrypoint(pod, 'gc', [pod.uuid]);
-  });
-  await waitFor('pid file', () => readPid(pod), 20_000);
-  return { pod, run, kill };
-}
-
-/** Adds a staged app with the Node app_add (there is no native one); throws when it fails. */
-export async function addApp(pod: TestPod, name: string, image: Parameters<typeof busyboxImage>[0]): Promise<void> {
-  await stageApp(pod, { name }, image);
-  const r = await crossing(pod, 'app_add', ['--debug=false', `--uuid=${pod.uuid}`, `--app=${name}`]);
-  if (r.code !== 0) throw new Error(`app_add ${name}: ${r.stderr}`);
-}
+export { addApp, crossing, stageApp, startMutablePod, type MutablePod, type Ran, type Way } from './mutable';
 
 /**
  * Stderr made comparable between two pods and two ways: the pod dir and uuid replaced, pids in

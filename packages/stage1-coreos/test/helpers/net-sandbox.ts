@@ -12,6 +12,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type NetInfo, parseNetInfo } from '@rktnetes/common';
 import { realSys, unmountTree } from '@rktnetes/sys';
+import { addNetns, deleteNetns, httpGetIn, netnsPath, nsenterArgs, rktEnv, rktRulesIn, runInNetns, vethsIn } from '@rktnetes/stage1-kit/testing';
 import { type CommandResult, type LeakCompare, busyboxImage, leakCheck, removeTree, runCommand, runCommandOk, tmpDir, type BusyboxImageOptions } from '@rktnetes/testkit';
 import { ensureStage1Aci } from './pod';
 
@@ -22,14 +23,6 @@ export const RKT = join(here, '..', '..', '..', 'stage0', 'dist', 'rkt.mjs');
 export const DEBIAN_CNI = '/usr/lib/cni';
 /** host-local's default directory, used by the built-in networks. */
 export const CNI_NETWORKS_DIR = '/var/lib/cni/networks';
-
-/** The environment rkt runs with: no extra CA bundle (nothing here opens TLS), a sane PATH. */
-function rktEnv(): NodeJS.ProcessEnv {
-  const env = { ...process.env };
-  delete env['NODE_EXTRA_CA_CERTS'];
-  env['PATH'] = `${dirname(process.execPath)}:${env['PATH'] ?? '/usr/sbin:/usr/bin:/sbin:/bin'}`;
-  return env;
-}
 
 /** A pod started in the background. */
 export interface BackgroundPod {
@@ -44,7 +37,7 @@ export interface BackgroundPod {
 export class NetSandbox {
   readonly id = randomBytes(3).toString('hex');
   readonly hostNs = `rkt-nt-${this.id}-h`;
-  readonly hostPath = `/run/netns/${this.hostNs}`;
+  readonly hostPath = netnsPath(this.hostNs);
   root = '';
   dataDir = '';
   localConfig = '';
@@ -63,8 +56,7 @@ export class NetSandbox {
     this.localConfig = join(this.root, 'local');
     this.systemConfig = join(this.root, 'system');
     for (const d of [this.dataDir, join(this.localConfig, 'net.d'), this.systemConfig]) mkdirSync(d, { recursive: true });
-    await runCommandOk('ip', ['netns', 'add', this.hostNs]);
-    await runCommandOk('ip', ['-n', this.hostNs, 'link', 'set', 'lo', 'up']);
+    await addNetns(this.hostNs);
     this.leaks = await leakCheck({ match: new RegExp(`${this.root}|rkt-nt-${this.id}`), veth: false, iptables: false });
     return this;
   }
@@ -95,7 +87,7 @@ export class NetSandbox {
   }
 
   private argv(args: readonly string[]): string[] {
-    return [`--net=${this.hostPath}`, '--', process.execPath, RKT, `--dir=${this.dataDir}`, `--local-config=${this.localConfig}`, `--system-config=${this.systemConfig}`, ...args];
+    return nsenterArgs(this.hostPath, process.execPath, [RKT, `--dir=${this.dataDir}`, `--local-config=${this.localConfig}`, `--system-config=${this.systemConfig}`, ...args]);
   }
 
   /** Runs `rkt <args>` in the sandbox and waits for it. */
@@ -160,33 +152,25 @@ export class NetSandbox {
 
   /** Runs a host command inside the sandbox namespace. */
   inHost(cmd: string, args: readonly string[], timeoutMs = 30_000): Promise<CommandResult> {
-    return runCommand('nsenter', [`--net=${this.hostPath}`, '--', cmd, ...args], { env: rktEnv(), timeoutMs });
+    return runInNetns(this.hostPath, cmd, args, timeoutMs);
   }
 
   /**
    * An HTTP GET from inside a network namespace (the sandbox host by default) with Node's fetch;
    * resolves with the body, or undefined when it fails within `timeoutMs`.
    */
-  async httpGet(url: string, netns: string = this.hostPath, timeoutMs = 3000): Promise<string | undefined> {
-    const script = `fetch(${JSON.stringify(url)}, { signal: AbortSignal.timeout(${timeoutMs}) }).then((r) => r.text()).then((t) => process.stdout.write(t), () => process.exit(1))`;
-    const r = await runCommand('nsenter', [`--net=${netns}`, '--', process.execPath, '-e', script], { env: rktEnv(), timeoutMs: timeoutMs + 10_000 });
-    return r.code === 0 ? r.stdout : undefined;
+  httpGet(url: string, netns: string = this.hostPath, timeoutMs = 3000): Promise<string | undefined> {
+    return httpGetIn(netns, url, timeoutMs);
   }
 
   /** The veth links of the sandbox host. */
-  async veths(): Promise<string[]> {
-    const r = await this.inHost('ip', ['-o', 'link', 'show', 'type', 'veth']);
-    return r.stdout.split('\n').flatMap((l) => /^\d+:\s+([^:@\s]+)/.exec(l)?.[1] ?? []);
+  veths(): Promise<string[]> {
+    return vethsIn(this.hostPath);
   }
 
   /** nat and filter rules of the sandbox host that mention rkt or CNI. */
   async rules(): Promise<string[]> {
-    const out: string[] = [];
-    for (const table of ['nat', 'filter']) {
-      const r = await this.inHost('iptables', ['-w', '-t', table, '-S']);
-      out.push(...r.stdout.split('\n').filter((l) => /rkt|cni/i.test(l)).map((l) => `${table}: ${l}`));
-    }
-    return out;
+    return (await rktRulesIn(this.hostPath)).map((r) => `${r.table}: ${r.rule}`);
   }
 
   /** host-local reservations (files naming a container id) in the given IPAM directories. */
@@ -257,7 +241,7 @@ export class NetSandbox {
       await this.rkt(['gc', '--grace-period=0s'], 120_000).catch(() => undefined);
       if (this.pods().some((u) => this.podDir(u))) await new Promise((r) => setTimeout(r, 250));
     }
-    if (existsSync(this.hostPath)) await runCommand('ip', ['netns', 'del', this.hostNs]);
+    await deleteNetns(this.hostNs);
     try {
       unmountTree(this.root, realSys());
     } catch {

@@ -13,7 +13,7 @@ import { appDir, newPodUUID, podDir, podManifestPath, stage1ImagePath, stage1Roo
 import { type PodManifestInput, podManifest, serializePodManifest } from '@rktnetes/schema';
 import { realSys } from '@rktnetes/sys';
 import { type BusyboxImageOptions, assertNoLeaks, busyboxImage, leakCheck, tmpDir } from '@rktnetes/testkit';
-import type { InitApp } from '@rktnetes/stage1-coreos';
+import type { InitApp, InitSpec } from '@rktnetes/stage1-coreos';
 
 const PKG = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 /** The stage1 image the tests run (built on demand). */
@@ -192,21 +192,45 @@ export interface PodResult {
   stderr: string;
 }
 
+/** What {@link withGc} asserts with (an ava ExecutionContext). */
+export interface GcAssertions {
+  deepEqual(a: unknown, b: unknown, m?: string): unknown;
+  is(a: unknown, b: unknown, m?: string): unknown;
+}
+
 /**
- * Runs a pod to its end, then its gc entrypoint, and fails the test when gc fails or anything
- * of the pod (mounts, cgroups, named netns) is left behind.
+ * Takes a leak check of the pod, runs `body`, then the pod's gc entrypoint, and fails the test
+ * when gc fails or anything of the pod (mounts, cgroups, named netns) is left behind; returns
+ * what `body` returned. When `body` throws, neither gc nor the check runs.
  */
-export async function runAndGc(
-  t: { deepEqual(a: unknown, b: unknown, m?: string): unknown; is(a: unknown, b: unknown, m?: string): unknown },
-  pod: TestPod,
-  args: string[] = ['--net=host'],
-): Promise<PodResult> {
+export async function withGc<T>(t: GcAssertions, pod: TestPod, body: () => Promise<T>): Promise<T> {
   const check = await leakCheck({ match: pod.uuid, cgroupRoots: ['/sys/fs/cgroup'], iptables: false, veth: false });
-  const r = await startPod(pod, args).done;
+  const r = await body();
   const gc = await runEntrypoint(pod, 'gc', [pod.uuid]);
   t.is(gc.code, 0, `gc failed: ${gc.stderr}`);
   await assertNoLeaks(t, check);
   return r;
+}
+
+/** Runs a pod to its end, then gc, with {@link withGc}'s checks. */
+export async function runAndGc(t: GcAssertions, pod: TestPod, args: string[] = ['--net=host']): Promise<PodResult> {
+  return withGc(t, pod, () => startPod(pod, args).done);
+}
+
+/**
+ * Starts the pod (`startPod(pod, args)`), runs `body` while it runs, then stops it (SIGTERM to
+ * run) and waits for it, with {@link withGc}'s gc and checks after.
+ */
+export async function withRunningPod(t: GcAssertions, pod: TestPod, args: string[] | undefined, body: (running: RunningPod) => Promise<void>): Promise<void> {
+  await withGc(t, pod, async () => {
+    const running = startPod(pod, args);
+    try {
+      await body(running);
+    } finally {
+      running.child.kill('SIGTERM');
+      await running.done;
+    }
+  });
 }
 
 /** An init spec app for unit checks of the spec format: root, no capabilities but one, `/bin/true`; `over` replaces fields. */
@@ -227,6 +251,28 @@ export function sampleInitApp(over: Partial<InitApp> = {}): InitApp {
     noNewPrivs: false,
     env: [],
     argv: ['/bin/true'],
+    ...over,
+  };
+}
+
+/**
+ * An init spec for unit checks of the spec format: a host-network pod with {@link sampleInitApp}
+ * and no cgroups; `over` replaces fields.
+ */
+export function sampleInitSpec(over: Partial<InitSpec> = {}): InitSpec {
+  return {
+    debug: false,
+    lockFd: 3,
+    stage1Root: '/pod/stage1/rootfs',
+    hostname: 'h',
+    network: { mode: 'host' },
+    ipc: 'private',
+    interactive: false,
+    stopTimeoutSeconds: 10,
+    cgroupJoins: [],
+    cgroupMoves: [],
+    cgroupWrites: [],
+    apps: [sampleInitApp()],
     ...over,
   };
 }
