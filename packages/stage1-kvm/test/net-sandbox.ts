@@ -7,21 +7,14 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
+import { addNetns, deleteNetns, httpGetIn, netnsPath, nsenterArgs, rktEnv, rktRulesIn, runInNetns, vethsIn } from '@rktnetes/stage1-kit/testing';
 import { realSys, unmountTree } from '@rktnetes/sys';
-import { type CommandResult, runCommand, runCommandOk, tmpDir } from '@rktnetes/testkit';
+import { type CommandResult, runCommand, tmpDir } from '@rktnetes/testkit';
 import { PKG_DIR } from './helpers';
 
 /** The stage0 bundle the tests drive. */
 export const RKT = join(PKG_DIR, '..', 'stage0', 'dist', 'rkt.mjs');
-
-/** The environment rkt runs with: no extra CA bundle (nothing here opens TLS), node in PATH. */
-function rktEnv(): NodeJS.ProcessEnv {
-  const env = { ...process.env };
-  delete env['NODE_EXTRA_CA_CERTS'];
-  env['PATH'] = `${dirname(process.execPath)}:${env['PATH'] ?? '/usr/sbin:/usr/bin:/sbin:/bin'}`;
-  return env;
-}
 
 /** A pod started in the background. */
 export interface BackgroundPod {
@@ -36,7 +29,7 @@ export interface BackgroundPod {
 export class KvmNetSandbox {
   readonly id = randomBytes(3).toString('hex');
   readonly hostNs = `rkt-kt-${this.id}-h`;
-  readonly hostPath = `/run/netns/${this.hostNs}`;
+  readonly hostPath = netnsPath(this.hostNs);
   root = '';
   dataDir = '';
   localConfig = '';
@@ -51,8 +44,7 @@ export class KvmNetSandbox {
     this.dataDir = join(this.root, 'data');
     this.localConfig = join(this.root, 'local');
     for (const d of [this.dataDir, join(this.localConfig, 'net.d')]) mkdirSync(d, { recursive: true });
-    await runCommandOk('ip', ['netns', 'add', this.hostNs]);
-    await runCommandOk('ip', ['-n', this.hostNs, 'link', 'set', 'lo', 'up']);
+    await addNetns(this.hostNs);
     return this;
   }
 
@@ -63,7 +55,7 @@ export class KvmNetSandbox {
   }
 
   private argv(args: readonly string[]): string[] {
-    return [`--net=${this.hostPath}`, '--', process.execPath, RKT, `--dir=${this.dataDir}`, `--local-config=${this.localConfig}`, ...args];
+    return nsenterArgs(this.hostPath, process.execPath, [RKT, `--dir=${this.dataDir}`, `--local-config=${this.localConfig}`, ...args]);
   }
 
   /** Runs `rkt <args>` in the sandbox and waits for it. */
@@ -92,14 +84,12 @@ export class KvmNetSandbox {
 
   /** Runs a host command inside the sandbox namespace. */
   inHost(cmd: string, args: readonly string[], timeoutMs = 30_000): Promise<CommandResult> {
-    return runCommand('nsenter', [`--net=${this.hostPath}`, '--', cmd, ...args], { env: rktEnv(), timeoutMs });
+    return runInNetns(this.hostPath, cmd, args, timeoutMs);
   }
 
   /** An HTTP GET from the sandbox host with Node's fetch: the body, or undefined on failure. */
   async httpGet(url: string, timeoutMs = 5000): Promise<string | undefined> {
-    const script = `fetch(${JSON.stringify(url)}, { signal: AbortSignal.timeout(${timeoutMs}) }).then((r) => r.text()).then((t) => process.stdout.write(t), () => process.exit(1))`;
-    const r = await this.inHost(process.execPath, ['-e', script], timeoutMs + 10_000);
-    return r.code === 0 ? r.stdout : undefined;
+    return httpGetIn(this.hostPath, url, timeoutMs);
   }
 
   /**
@@ -109,12 +99,8 @@ export class KvmNetSandbox {
    */
   async leftovers(): Promise<string[]> {
     const out: string[] = [];
-    const veths = await this.inHost('ip', ['-o', 'link', 'show', 'type', 'veth']);
-    out.push(...veths.stdout.split('\n').flatMap((l) => /^\d+:\s+([^:@\s]+)/.exec(l)?.[1] ?? []).map((v) => `veth: ${v}`));
-    for (const table of ['nat', 'filter']) {
-      const r = await this.inHost('iptables', ['-w', '-t', table, '-S']);
-      out.push(...r.stdout.split('\n').filter((l) => /rkt|cni/i.test(l)).map((l) => `iptables: -t ${table} ${l}`));
-    }
+    out.push(...(await vethsIn(this.hostPath)).map((v) => `veth: ${v}`));
+    out.push(...(await rktRulesIn(this.hostPath)).map((r) => `iptables: -t ${r.table} ${r.rule}`));
     const uuids = [...this.uuids];
     out.push(...uuids.filter((u) => existsSync(`/run/netns/rkt-${u}`)).map((u) => `netns: rkt-${u}`));
     for (const dir of ['/var/lib/cni/networks/default', ...this.ipamDirs]) {
@@ -156,7 +142,7 @@ export class KvmNetSandbox {
       if (!existsSync(join(this.dataDir, 'pods')) || ['run', 'exited-garbage', 'garbage'].every((s) => !existsSync(join(this.dataDir, 'pods', s)) || readdirSync(join(this.dataDir, 'pods', s)).length === 0)) break;
       await new Promise((r) => setTimeout(r, 250));
     }
-    if (existsSync(this.hostPath)) await runCommand('ip', ['netns', 'del', this.hostNs]);
+    await deleteNetns(this.hostNs);
     for (const d of this.ipamDirs) rmSync(d, { recursive: true, force: true });
     unmountTree(this.root, realSys());
     await runCommand('rm', ['-rf', this.root]);
