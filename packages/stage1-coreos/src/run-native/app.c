@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "crossing-gen.h"
 #include "native.h"
 #include "run-native-gen.h"
 
@@ -206,6 +207,17 @@ void resolve_app(pod_t *pod, const app_src_t *src, app_t *a) {
     strv_push(&a->env, xasprintf("%s=%s", names.v[i], values.v[i]));
   }
 
-  a->seccomp = !pod->args.disable_seccomp;
-  a->nnp = a->seccomp && a->uid != 0;
+  /* appSeccomp and appNoNewPrivileges of @rktnetes/seccomp, for the isolators manifest.c lets
+   * through: the default filter unless disabled or unconfined; no_new_privs as the isolator says,
+   * else for a non-root app with a filter */
+  const jv_t *isos = json_get(app, "isolators");
+  const jv_t *nnp = NULL;
+  bool unconfined = false;
+  for (size_t i = 0; isos && i < isos->n; i++) {
+    const char *n = json_get(isos->items[i], "name")->str;
+    if (strcmp(n, ISOLATOR_NO_NEW_PRIVILEGES) == 0) nnp = json_get(isos->items[i], "value");
+    if (strcmp(n, ISOLATOR_SECCOMP_RETAIN_SET) == 0) unconfined = true;
+  }
+  a->seccomp = !pod->args.disable_seccomp && !unconfined;
+  a->nnp = nnp ? nnp->type == J_TRUE : a->seccomp && a->uid != 0;
 }

@@ -132,10 +132,8 @@ static hierarchy_t *detect(size_t *count) {
 static hierarchy_t *g_hs;
 static size_t g_nh;
 
-void plan_cgroups(const pod_t *pod, cg_plan_t *plan) {
-  size_t nh;
-  hierarchy_t *hs = g_hs = detect(&nh);
-  g_nh = nh;
+/* planPodCgroups for the hierarchies `hs`: the pod cgroup, its `_stage1` leaf, an app child each. */
+static void plan_dirs(const pod_t *pod, hierarchy_t *hs, size_t nh, cg_plan_t *plan) {
   memset(plan, 0, sizeof *plan);
   plan->app_procs = xmalloc((pod->napps + 1) * sizeof *plan->app_procs);
   /* unified: no v1 hierarchy with a real (not name=) controller */
@@ -178,6 +176,14 @@ void plan_cgroups(const pod_t *pod, cg_plan_t *plan) {
       }
     }
   }
+}
+
+void plan_cgroups(const pod_t *pod, cg_plan_t *plan) {
+  size_t nh;
+  hierarchy_t *hs = g_hs = detect(&nh);
+  g_nh = nh;
+  plan_dirs(pod, hs, nh, plan);
+  char *pod_cg = xasprintf("rkt-%s", pod->args.uuid);
   hierarchy_t *main_h = NULL;
   for (size_t i = 0; i < nh && !main_h; i++)
     if (strv_has(&hs[i].controllers, "name=systemd")) main_h = &hs[i];
@@ -192,6 +198,61 @@ void plan_cgroups(const pod_t *pod, cg_plan_t *plan) {
     while (*j == '/') j++;
     plan->subcgroup = j;
   }
+}
+
+/*
+ * The pod cgroups run recorded in `runtime-config` (readRuntimeConfig of
+ * src/run/runtime-config.ts); anything but the usual record is the Node path's.
+ */
+static strv_t recorded_pod_cgroups(const pod_t *pod) {
+  char *path = xasprintf("%s/runtime-config", pod->pod);
+  size_t len;
+  char *text = read_file(path, &len);
+  if (!text) fallback("cannot read %s", path);
+  const char *why = NULL;
+  const jv_t *rc = json_parse(text, len, &why);
+  if (!rc || rc->type != J_OBJECT) fallback("%s: not a JSON object", path);
+  const jv_t *s1 = json_get(rc, "stage1"), *cgs = json_get(rc, "cgroups");
+  if (!s1 || s1->type != J_STRING || strcmp(s1->str, "coreos") != 0 || !cgs || cgs->type != J_ARRAY) fallback("%s: unexpected content", path);
+  strv_t dirs = {0};
+  for (size_t i = 0; i < cgs->n; i++) {
+    if (cgs->items[i]->type != J_STRING || cgs->items[i]->str[0] != '/') fallback("%s: unexpected cgroup", path);
+    strv_push(&dirs, cgs->items[i]->str);
+  }
+  return dirs;
+}
+
+void plan_app_cgroups(const pod_t *pod, cg_plan_t *plan) {
+  size_t nh;
+  hierarchy_t *hs = detect(&nh);
+  strv_t recorded = recorded_pod_cgroups(pod);
+  /* podHierarchies of src/mutable/cgroups.ts: each hierarchy's base moved to the parent of the
+   * pod's cgroup in it (the deepest mount point holding it); hierarchies without one left out */
+  hierarchy_t *kept = xmalloc((nh + 1) * sizeof *kept);
+  size_t nk = 0;
+  for (size_t i = 0; i < nh; i++) {
+    char *prefix = xasprintf("%s/", hs[i].mount_point);
+    const char *dir = NULL;
+    for (size_t r = 0; r < recorded.n && !dir; r++) {
+      if (!starts_with(recorded.v[r], prefix)) continue;
+      bool deeper = false;
+      for (size_t o = 0; o < nh && !deeper; o++) {
+        char *op = xasprintf("%s/", hs[o].mount_point);
+        deeper = o != i && strlen(hs[o].mount_point) > strlen(hs[i].mount_point) && starts_with(recorded.v[r], op);
+        free(op);
+      }
+      if (!deeper) dir = recorded.v[r];
+    }
+    free(prefix);
+    if (!dir) continue;
+    kept[nk] = hs[i];
+    char *base = xstrdup(dir);
+    char *slash = strrchr(base, '/');
+    if (slash == base) slash[1] = 0;
+    else *slash = 0;
+    kept[nk++].base = base;
+  }
+  plan_dirs(pod, kept, nk, plan);
 }
 
 static void write_cgroup_file(const char *path, const char *value) {

@@ -25,8 +25,7 @@
 
 /* ------------------------------------------------------------------ argv */
 
-/* parseAppName of @rktnetes/stage1-abi: an AC name, lowercase alphanumerics and single dashes. */
-static bool is_app_name(const char *s) {
+bool is_app_name(const char *s) {
   if (!*s) return false;
   bool prev_dash = true; /* no leading dash */
   for (; *s; s++) {
@@ -38,46 +37,30 @@ static bool is_app_name(const char *s) {
   return !prev_dash;
 }
 
+/* `--app`: a valid app name (the last one counts). */
+static void app_flag(void *ctx, int flag, const char *v, int bv, const char **why) {
+  (void)bv;
+  if (flag != GO_VALUE_FLAG) return; /* --debug: debug_asked() read it */
+  if (!is_app_name(v)) *why = "invalid app name";
+  else *(const char **)ctx = v;
+}
+
 /*
- * parseAppArgs (Go flag syntax): `--debug[=<bool>]` and `--app <name>` / `--app=<name>`, in any
- * order, repeats allowed (the last counts), `--` ends the flags; no positionals, `--app`
- * required. Everything else is a usage error of the Node entrypoint: fallback.
+ * parseAppArgs: `--debug[=<bool>]` and `--app <name>` in any Go flag form and order, repeats
+ * allowed; no positionals, `--app` required. Everything else is a usage error of the Node
+ * entrypoint: fallback.
  */
 static const char *parse_app_args(int argc, char **argv) {
-  const char *app = NULL;
-  int i = 1;
-  for (; i < argc; i++) {
-    const char *arg = argv[i];
-    if (strcmp(arg, "--") == 0) {
-      i++;
-      break;
-    }
-    if (strlen(arg) < 2 || arg[0] != '-') break;
-    const char *body = arg[1] == '-' ? arg + 2 : arg + 1;
-    if (!*body || *body == '-' || *body == '=') fallback("bad flag syntax %s", arg);
-    const char *eq = strchr(body, '=');
-    size_t nlen = eq ? (size_t)(eq - body) : strlen(body);
-    if (nlen == 5 && strncmp(body, "debug", 5) == 0) {
-      if (eq && go_bool(eq + 1) < 0) fallback("invalid boolean for --debug");
-    } else if (nlen == 3 && strncmp(body, "app", 3) == 0) {
-      const char *v = eq ? eq + 1 : NULL;
-      if (!v) {
-        if (i + 1 >= argc) fallback("--app needs an argument");
-        v = argv[++i];
-      }
-      if (!is_app_name(v)) fallback("invalid app name");
-      app = v;
-    } else {
-      fallback("unknown flag %s", arg);
-    }
-  }
+  static const char *const BOOLS[] = {"debug", NULL}, *const VALUES[] = {"app", NULL};
+  const char *app = NULL, *why = NULL;
+  int i = go_flags(argc, argv, 1, BOOLS, VALUES, app_flag, &app, &why);
+  if (i < 0) fallback("%s", why);
   if (i < argc) fallback("unexpected argument");
   if (!app) fallback("missing --app");
   return app;
 }
 
-/* The Node bin's --debug: any argument that is `--debug` or `--debug=<true>`, one dash or two. */
-static bool debug_asked(int argc, char **argv) {
+bool debug_asked(int argc, char **argv) {
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
     if (a[0] != '-') continue;
@@ -109,8 +92,8 @@ static bool net_list_ok(const char *value, strv_t *names) {
   return ok;
 }
 
-/* parseDnsConfMode: `resolv=<mode>` and `hosts=<mode>` pairs. */
-static bool dns_conf_mode_ok(const char *value) {
+/* parseDnsConfMode: `resolv=<mode>` and `hosts=<mode>` pairs, set over the earlier ones in `r`. */
+static bool dns_conf_mode_ok(const char *value, mutable_run_t *r) {
   static const char *const RESOLV[] = {"host", "stage0", "none", "default", NULL};
   static const char *const HOSTS[] = {"host", "stage0", "default", NULL};
   char *copy = xstrdup(value);
@@ -124,10 +107,14 @@ static bool dns_conf_mode_ok(const char *value) {
       break;
     }
     *eq = 0;
-    const char *const *modes = strcmp(pair, "resolv") == 0 ? RESOLV : strcmp(pair, "hosts") == 0 ? HOSTS : NULL;
+    bool resolv = strcmp(pair, "resolv") == 0;
+    const char *const *modes = resolv ? RESOLV : strcmp(pair, "hosts") == 0 ? HOSTS : NULL;
     ok = false;
-    for (; modes && *modes; modes++)
-      if (strcmp(*modes, eq + 1) == 0) ok = true;
+    for (; modes && *modes && !ok; modes++) {
+      if (strcmp(*modes, eq + 1) != 0) continue;
+      ok = true;
+      *(resolv ? &r->resolv : &r->hosts) = *modes;
+    }
   }
   free(copy);
   return ok;
@@ -143,59 +130,31 @@ static bool private_users_ok(const char *v) {
   return count >= 1 && shift + count <= (1ULL << 32);
 }
 
-/*
- * Whether `argv` is a run argv parseRunArgs accepts, with `--mutable` in effect: the Go flag
- * scan with run's flags, every value checked as run's parsers check it, one canonical uuid.
- */
-static bool run_argv_is_mutable(char **argv, size_t argc) {
-  static const char *const BOOLS[] = {"debug", "interactive", "disable-capabilities-restriction", "disable-paths", "disable-seccomp", "mutable"};
-  static const char *const VALUES[] = {"net", "private-users", "mds-token", "local-config", "hostname", "dns-conf-mode", "ipc"};
-  strv_t nets = {0};
-  bool mutable = false;
-  size_t i = 0;
-  for (; i < argc; i++) {
-    const char *arg = argv[i];
-    if (strcmp(arg, "--") == 0) {
-      i++;
+/* parseRunArgs' checks of each flag of a mutable run argv, and what app/add takes of it. */
+static void mutable_run_flag(void *ctx, int flag, const char *v, int bv, const char **why) {
+  mutable_run_t *r = ctx;
+  switch (flag) {
+    case RF_DISABLE_CAPS: r->disable_caps = bv; break;
+    case RF_DISABLE_PATHS: r->disable_paths = bv; break;
+    case RF_DISABLE_SECCOMP: r->disable_seccomp = bv; break;
+    case RF_MUTABLE: r->mutable = bv; break;
+    case RF_NET: if (!net_list_ok(v, &r->nets)) *why = "--net"; break;
+    case RF_PRIVATE_USERS:
+      if (*v && !private_users_ok(v)) *why = "--private-users";
+      r->private_users = *v != 0;
       break;
-    }
-    if (strlen(arg) < 2 || arg[0] != '-') break;
-    const char *body = arg[1] == '-' ? arg + 2 : arg + 1;
-    if (!*body || *body == '-' || *body == '=') return false;
-    const char *eq = strchr(body, '=');
-    char *name = eq ? strndup(body, (size_t)(eq - body)) : xstrdup(body);
-    int b = -1, k = -1;
-    for (int j = 0; j < 6; j++)
-      if (strcmp(name, BOOLS[j]) == 0) b = j;
-    for (int j = 0; j < 7; j++)
-      if (strcmp(name, VALUES[j]) == 0) k = j;
-    free(name);
-    if (b >= 0) {
-      int v = eq ? go_bool(eq + 1) : 1;
-      if (v < 0) return false;
-      if (b == 5) mutable = v;
-      continue;
-    }
-    if (k < 0) return false;
-    const char *v = eq ? eq + 1 : NULL;
-    if (!v) {
-      if (i + 1 >= argc) return false;
-      v = argv[++i];
-    }
-    bool ok = true;
-    switch (k) {
-      case 0: ok = net_list_ok(v, &nets); break;
-      case 1: ok = !*v || private_users_ok(v); break;
-      case 5: ok = dns_conf_mode_ok(v); break;
-      case 6: ok = !*v || strcmp(v, "auto") == 0 || strcmp(v, "private") == 0 || strcmp(v, "parent") == 0; break;
-    }
-    if (!ok) return false;
+    case RF_MDS_TOKEN: r->mds_token = *v != 0; break;
+    case RF_HOSTNAME: r->hostname = *v ? xstrdup(v) : NULL; break;
+    case RF_DNS_CONF_MODE: if (!dns_conf_mode_ok(v, r)) *why = "--dns-conf-mode"; break;
+    case RF_IPC:
+      if (*v && strcmp(v, "auto") != 0 && strcmp(v, "private") != 0 && strcmp(v, "parent") != 0) *why = "--ipc";
+      break;
   }
-  return mutable && argc - i == 1 && is_canonical_uuid(argv[i]);
 }
 
-/* readRunArgs: `rkt/run-args` is `{"argv": [<strings>]}` with a mutable run argv. */
-static void check_mutable_pod(void) {
+void check_mutable_pod(mutable_run_t *r) {
+  memset(r, 0, sizeof *r);
+  r->resolv = r->hosts = "default";
   char *path = xasprintf("%s/%s", g_stage1, RUN_ARGS_PATH);
   size_t len;
   char *text = read_file(path, &len);
@@ -205,12 +164,17 @@ static void check_mutable_pod(void) {
   if (!doc || doc->type != J_OBJECT) fallback("%s: not a JSON object", path);
   jv_t *argv = json_get(doc, "argv");
   if (!argv || argv->type != J_ARRAY) fallback("%s: no argv", path);
-  char **v = xmalloc((argv->n + 1) * sizeof *v);
+  /* argv[0] is a program name to the scanner */
+  char **v = xmalloc((argv->n + 2) * sizeof *v);
+  v[0] = "run";
   for (size_t i = 0; i < argv->n; i++) {
     if (argv->items[i]->type != J_STRING) fallback("%s: argv is not a list of strings", path);
-    v[i] = argv->items[i]->str;
+    v[i + 1] = argv->items[i]->str;
   }
-  if (!run_argv_is_mutable(v, argv->n)) fallback("%s: not a mutable run argv this program reads", path);
+  int argc = (int)argv->n + 1;
+  int i = go_flags(argc, v, 1, RUN_BOOL_FLAGS, RUN_VALUE_FLAGS, mutable_run_flag, r, &why);
+  if (i < 0 || !r->mutable || argc - i != 1 || !is_canonical_uuid(v[i])) fallback("%s: not a mutable run argv this program reads", path);
+  r->uuid = v[i];
 }
 
 /* stopTimeout of ops.ts: RKTNETES_STOP_TIMEOUT when a non-negative integer, else the default. */
@@ -225,12 +189,6 @@ static char *stop_timeout(void) {
 }
 
 /* ------------------------------------------------------------------ the control socket */
-
-typedef struct {
-  bool ok;
-  char *data;          /* ok */
-  char *code, *message; /* error */
-} reply_t;
 
 /* JavaScript's \s among the bytes a reply may hold (PID 1 writes ASCII). */
 static bool js_space(unsigned char c) { return c == ' ' || (c >= '\t' && c <= '\r'); }
@@ -266,7 +224,7 @@ static void parse_reply(const char *line, reply_t *r) {
  * address), writes the request line and reads the reply line. No timeout, as the Node client:
  * PID 1 bounds a stop by the stop timeout.
  */
-static void ctl_request(const char *pod, const char *request, reply_t *r) {
+void ctl_request(const char *pod, const char *request, reply_t *r) {
   const char *address = STAGE1_ROOTFS_REL "/" CTL_PATH;
   int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) fail("cannot reach the supervisor of pod %s: %s", pod, errno_message(errno));
@@ -309,7 +267,8 @@ static const char *prepare(int argc, char **argv, char **pod) {
   if (!getcwd(cwd, sizeof cwd)) fallback("getcwd");
   *pod = cwd;
   g_stage1 = xasprintf("%s/%s", cwd, STAGE1_ROOTFS_REL);
-  check_mutable_pod();
+  mutable_run_t run;
+  check_mutable_pod(&run);
   return app;
 }
 

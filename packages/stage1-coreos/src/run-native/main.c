@@ -33,12 +33,6 @@ static double ms_since(const struct timespec *from) {
   return (double)(now.tv_sec - from->tv_sec) * 1e3 + (double)(now.tv_nsec - from->tv_nsec) / 1e6;
 }
 
-/* The hostname as the hosts entry and the spec carry it: anything unusual is the Node run's. */
-static void check_hostname(const char *h) {
-  for (const unsigned char *p = (const unsigned char *)h; *p; p++)
-    if (*p <= ' ' || *p >= 0x7f) fallback("hostname with blanks or non-ASCII characters");
-}
-
 /* bench/run-latency.mjs reads these (RKT_TRACE=1) as it reads the Node stages' lines. */
 static void trace_exec(const char *path) {
   const char *t = getenv("RKT_TRACE");

@@ -31,7 +31,7 @@ static void do_mount(const char *source, const char *target, const char *fstype,
 
 void hosts_binds(const pod_t *pod, bind_t *binds, size_t *n) {
   *n = 0;
-  binds[(*n)++] = (bind_t){xasprintf("%s/etc/hostname", pod->stage1), "/etc/hostname", false};
+  binds[(*n)++] = (bind_t){xasprintf("%s/etc/hostname", pod->stage1), "/etc/hostname", false, false};
   /* the hostname entry in the hosts fallback, unless a line already is exactly it */
   char *fb = xasprintf("%s/etc/hosts-fallback", pod->stage1);
   char *entry = xasprintf("127.0.0.1 %s", pod->hostname);
@@ -52,10 +52,16 @@ void hosts_binds(const pod_t *pod, bind_t *binds, size_t *n) {
     if (write(fd, add, strlen(add)) < 0) fail("%s: %s, write", errno_name(errno), errno_message(errno));
     close(fd);
   }
-  binds[(*n)++] = (bind_t){fb, "/etc/hosts", true};
-  /* a network's DNS settings: only CNI networks write them, but stage0 may have left some */
+  binds[(*n)++] = (bind_t){fb, "/etc/hosts", true, false};
+  const char *mode = pod->resolv ? pod->resolv : "default";
   char *resolv = xasprintf("%s/etc/rkt-resolv.conf", pod->stage1);
-  if (access(resolv, F_OK) == 0) binds[(*n)++] = (bind_t){resolv, "/etc/resolv.conf", false};
+  if (strcmp(mode, "host") == 0 && access("/etc/resolv.conf", F_OK) == 0) binds[(*n)++] = (bind_t){"/etc/resolv.conf", "/etc/resolv.conf", false, true};
+  else if (strcmp(mode, "stage0") == 0) {
+    if (access(resolv, F_OK) == 0) binds[(*n)++] = (bind_t){resolv, "/etc/resolv.conf", false, false};
+    else warnf("--dns-conf-mode=resolv=stage0 but stage0 wrote no %s, apps keep their own /etc/resolv.conf", resolv);
+  }
+  /* a network's DNS settings: only CNI networks write them, but stage0 may have left some */
+  else if (strcmp(mode, "default") == 0 && access(resolv, F_OK) == 0) binds[(*n)++] = (bind_t){resolv, "/etc/resolv.conf", false, false};
 }
 
 void enter_private_mount_ns(void) {
@@ -154,6 +160,7 @@ void setup_app_fs(const app_t *app, const bind_t *binds, size_t nbinds) {
     if (stat(b->source, &st) < 0) fail("%s: %s, stat '%s'", errno_name(errno), errno_message(errno), b->source);
     char *target = ensure_target(app->root, b->path, S_ISDIR(st.st_mode));
     do_mount(b->source, target, NULL, MS_BIND, NULL);
+    if (b->read_only) do_mount(NULL, target, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | locked_flags(target), NULL);
   }
   char *mtab = resolve_in_root(app->root, "/etc/mtab");
   struct stat st;

@@ -56,7 +56,7 @@ const char *errno_name(int e);
 const char *errno_message(int e);
 
 /**
- * The entrypoint this process is (`run`, `app_start`, `app_stop`; NULL for a name that is none
+ * The entrypoint this process is (`run`, `app_add`, `app_start`, `app_stop`; NULL for a name that is none
  * of them): fallback() execs `stage1-coreos.mjs <g_entrypoint> <argv[1..]>` with these.
  */
 extern const char *g_entrypoint;
@@ -119,6 +119,7 @@ typedef struct {
   bool disable_seccomp;
   bool ipc_parent;
   int lock_fd;
+  int nets; /* --net flags seen */
 } run_args_t;
 
 /** One app, resolved as src/run/app.ts prepareApp does. */
@@ -133,6 +134,11 @@ typedef struct {
   bool read_only_root;
   bool seccomp;
   bool nnp;
+  /* a mutable pod's app (app/add): stdin, stdout, stderr modes (NULL: none), src/mutable/stdio.ts */
+  const char *stdio[3];
+  bool stdin_once;
+  char *ext_log; /* the extra log file, a path in the stage1 root */
+  bool pidns_private; /* the rktnetes.io/stage2/pid-namespace annotation is `private` */
 } app_t;
 
 typedef struct {
@@ -140,20 +146,42 @@ typedef struct {
   char *pod;      /* the pod directory (cwd) */
   char *stage1;   /* <pod>/stage1/rootfs */
   char *hostname;
+  const char *resolv; /* --dns-conf-mode's resolv: NULL (default), host, stage0 or none */
   app_t *apps;
   size_t napps;
 } pod_t;
 
+/**
+ * args.c: the Go flag scan of parseGoFlags: `-name`, `--name`, `--name=value`, `--name value`
+ * (value flags), `--` ends the flags. `bools` and `values` are NULL-terminated flag names; `set`
+ * gets each flag as it comes (its index in `bools`, or GO_VALUE_FLAG + its index in `values`,
+ * with the value) and may refuse it by setting `*why`. Returns the index of the first
+ * positional, or -1 with a reason in `*why` (unknown flag, bad syntax or boolean, missing value).
+ */
+#define GO_VALUE_FLAG 100
+typedef void (*go_flag_fn)(void *ctx, int flag, const char *value, int boolean, const char **why);
+int go_flags(int argc, char **argv, int start, const char *const *bools, const char *const *values, go_flag_fn set, void *ctx, const char **why);
+/** args.c: run's flags (parseRunArgs), in these orders. */
+extern const char *const RUN_BOOL_FLAGS[], *const RUN_VALUE_FLAGS[];
+enum { RF_DEBUG, RF_INTERACTIVE, RF_DISABLE_CAPS, RF_DISABLE_PATHS, RF_DISABLE_SECCOMP, RF_MUTABLE };
+enum { RF_NET = GO_VALUE_FLAG, RF_PRIVATE_USERS, RF_MDS_TOKEN, RF_LOCAL_CONFIG, RF_HOSTNAME, RF_DNS_CONF_MODE, RF_IPC };
 /** args.c: parses argv and the environment; fallback() for anything not implemented. */
 void parse_run_args(int argc, char **argv, run_args_t *out);
 /** args.c: Go's strconv.ParseBool; -1 when `v` is not a Go boolean. */
 int go_bool(const char *v);
 /** args.c: a pod uuid in canonical form (lowercase, dashed). */
 bool is_canonical_uuid(const char *s);
+/** args.c: the hostname as the hosts entry and the spec carry it: anything unusual (blanks, non-ASCII) falls back. */
+void check_hostname(const char *hostname);
 /** args.c: whether RKTNETES_STAGE1_RUN=node asks for the Node implementation of every entrypoint. */
 bool node_forced(void);
 /** manifest.c: reads and checks the pod manifest and the apps' image manifests. */
 void load_pod(pod_t *pod);
+/**
+ * manifest.c: app/add's part: the mutable pod's manifest checked whole, the app `name` loaded
+ * as pod->apps[0]; returns its runtime app (fallback when it is not in the manifest).
+ */
+const jv_t *load_mutable_app(pod_t *pod, const char *name);
 /** app.c: identity, program and environment of one app (from manifest.c's view of it). */
 typedef struct {
   const char *name;
@@ -175,6 +203,13 @@ typedef struct {
 } cg_plan_t;
 
 void plan_cgroups(const pod_t *pod, cg_plan_t *plan);
+/**
+ * app/add (createAppCgroups of src/mutable/cgroups.ts): the plan of pod->apps[0] below the pod
+ * cgroups recorded in `runtime-config`, whichever cgroup this process is in. create_cgroups()
+ * then makes it: its writes are the v1 devices lists (a unified host has none for an app
+ * without resource isolators).
+ */
+void plan_app_cgroups(const pod_t *pod, cg_plan_t *plan);
 void create_cgroups(const cg_plan_t *plan);
 /** Starts the kernel's cgroup migration lock on its slow path early (a no-op move of this process). */
 void warm_cgroup_lock(void);
@@ -184,10 +219,10 @@ void join_wait(void);
 
 /* ------------------------------------------------------------------ mounts.c */
 
-/** The /etc binds of hostsBinds (default --dns-conf-mode), the hosts entry added. */
+/** The /etc binds of hostsBinds (`hosts=default`, pod->resolv), the hosts entry added. */
 typedef struct {
   char *source, *path;
-  bool if_missing;
+  bool if_missing, read_only;
 } bind_t;
 
 void hosts_binds(const pod_t *pod, bind_t *binds, size_t *n);
@@ -198,6 +233,44 @@ void setup_app_fs(const app_t *app, const bind_t *binds, size_t nbinds);
 /* ------------------------------------------------------------------ spec.c */
 
 char *format_init_spec(const pod_t *pod, const cg_plan_t *plan);
+/** formatAppSpec: `rkt/spec/<app>` of pod->apps[0], a mutable pod's app. */
+char *format_app_spec(const pod_t *pod, const cg_plan_t *plan);
+
+/* ------------------------------------------------------------------ crossing.c: mutable pods */
+
+/** parseAppName of @rktnetes/stage1-abi: an AC name, lowercase alphanumerics and single dashes. */
+bool is_app_name(const char *s);
+/** The Node bin's --debug: any argument that is `--debug` or `--debug=<true>`, one dash or two. */
+bool debug_asked(int argc, char **argv);
+
+/** What the crossing entrypoints take of a mutable pod's run argv (`rkt/run-args`). */
+typedef struct {
+  bool mutable, disable_caps, disable_paths, disable_seccomp;
+  bool private_users, mds_token; /* given, not empty */
+  const char *resolv, *hosts;    /* --dns-conf-mode (default: `default`) */
+  char *hostname;                /* NULL: rkt-<uuid> */
+  strv_t nets;
+  char *uuid;
+} mutable_run_t;
+
+/**
+ * readRunArgs of src/mutable/pod.ts: `rkt/run-args` (of g_stage1) holds `{"argv": [...]}`, a run
+ * argv that parseRunArgs accepts, with `--mutable` in effect; fallback() for anything else.
+ */
+void check_mutable_pod(mutable_run_t *out);
+
+typedef struct {
+  bool ok;
+  char *data;           /* ok */
+  char *code, *message; /* error */
+} reply_t;
+
+/**
+ * ctlRequest of src/mutable/control.ts: one request line on PID 1's control socket (found
+ * relative to the pod directory, the working directory) and its one reply line; fail() when
+ * the socket cannot be reached or closes without a reply.
+ */
+void ctl_request(const char *pod, const char *request, reply_t *r);
 
 /* ------------------------------------------------------------------ the entrypoints */
 
@@ -206,5 +279,7 @@ int run_main(int argc, char **argv);
 /** crossing.c: `app_start` and `app_stop` of a mutable pod (src/mutable/ops.ts). */
 int app_start_main(int argc, char **argv);
 int app_stop_main(int argc, char **argv);
+/** add.c: `app_add` of a mutable pod (src/mutable/add.ts). */
+int app_add_main(int argc, char **argv);
 
 #endif

@@ -234,12 +234,17 @@ void fallback(const char *fmt, ...) {
   fail("execve %s: %s", path, errno_message(errno));
 }
 
+/* `<prefix><message>` and a newline on stderr. */
+static void say(const char *prefix, const char *fmt, va_list ap) {
+  fputs(prefix, stderr);
+  vfprintf(stderr, fmt, ap);
+  fputc('\n', stderr);
+}
+
 void fail(const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
-  fputs("stage1: ", stderr);
-  vfprintf(stderr, fmt, ap);
-  fputc('\n', stderr);
+  say("stage1: ", fmt, ap);
   va_end(ap);
   exit(254);
 }
@@ -247,9 +252,7 @@ void fail(const char *fmt, ...) {
 void warnf(const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
-  fputs("stage1: warning: ", stderr);
-  vfprintf(stderr, fmt, ap);
-  fputc('\n', stderr);
+  say("stage1: warning: ", fmt, ap);
   va_end(ap);
 }
 
@@ -257,9 +260,7 @@ void debugf(const char *fmt, ...) {
   if (!g_debug) return;
   va_list ap;
   va_start(ap, fmt);
-  fputs("stage1: ", stderr);
-  vfprintf(stderr, fmt, ap);
-  fputc('\n', stderr);
+  say("stage1: ", fmt, ap);
   va_end(ap);
 }
 
