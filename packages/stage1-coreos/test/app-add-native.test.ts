@@ -340,3 +340,17 @@ it('a graft that fails (no such PID 1): the same error both ways', async (t) => 
   t.regex(native.out[0]!.stderr.join('\n'), /^stage1: cannot attach the mounts of the app in the pod: /m);
   t.is(native.runs[0]!.stderr.split('\n').filter(Boolean).length, 1, native.runs[0]!.stderr);
 });
+
+it('app_add of an app the pod has already is refused both ways, and leaves that app as it was', async (t) => {
+  const { pod } = await startMutablePod(t);
+  await stageApp(pod, { name: 'twice' }, { exec: ['/bin/sleep', '3600'] });
+  const first = await crossing(pod, 'app_add', ['--debug=false', `--uuid=${pod.uuid}`, '--app=twice']);
+  t.is(first.code, 0, first.stderr);
+  const spec = readFileSync(join(pod.stage1Root, 'rkt/spec/twice'), 'utf8');
+  for (const way of ['native', 'node'] as const) {
+    const again = await crossing(pod, 'app_add', ['--debug=false', `--uuid=${pod.uuid}`, '--app=twice'], { way });
+    t.is(again.code, 254, `${way}: ${again.stderr}`);
+    t.is(again.stderr.trim(), `stage1: app twice is already in pod ${pod.uuid}`, way);
+    t.is(readFileSync(join(pod.stage1Root, 'rkt/spec/twice'), 'utf8'), spec, `${way}: the spec is untouched`);
+  }
+});

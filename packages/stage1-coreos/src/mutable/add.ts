@@ -11,7 +11,7 @@
  * open the app's log.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { appEnvPathIn, formatEnvFile, podManifestPath, readFileTolerantSync, podPidPath, relAppRootfsPath, stage1RootfsPath, writeFileAtomicSync } from '@rktnetes/common';
 import { systemError, userError } from '@rktnetes/errors';
@@ -89,6 +89,8 @@ export async function appAdd(argv: readonly string[], ctx: CrossingContext): Pro
   const manifest = parsePodManifest(readFileSync(podManifestPath(pod)), { source: podManifestPath(pod) });
   const ra = manifest.apps.find((a) => a.name === name);
   if (!ra) throw userError('stage1.app.unknown', `app ${name} is not in the manifest of pod ${args.uuid}`, { details: { app: name } });
+  // an app added before and not removed since (app/rm deletes its spec): nothing of it is touched
+  if (existsSync(join(s1, appSpecPath(name)))) throw userError('stage1.app.exists', `app ${name} is already in pod ${args.uuid}`, { details: { app: name } });
   const stdio = appStdio(ra);
   const metadataUrl = podMetadataUrl(s1, run, ctx.env);
   if (run.mdsToken && !metadataUrl) ctx.debug(`app ${name}: the pod's network has no address of the host, AC_METADATA_URL is not set`);

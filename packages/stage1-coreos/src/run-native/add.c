@@ -225,6 +225,8 @@ int app_add_main(int argc, char **argv) {
   pod.hostname = run.hostname ? run.hostname : xasprintf("rkt-%s", args.uuid);
   check_hostname(pod.hostname);
   const jv_t *ra = load_mutable_app(&pod, args.app);
+  /* an app added before and not removed since (app/rm deletes its spec): Node refuses it */
+  if (access(xasprintf("%s/%s%s", pod.stage1, APP_SPEC_PREFIX, args.app), F_OK) == 0) fallback("app %s is already in the pod", args.app);
   app_t *app = &pod.apps[0];
   const char *log_path = app_stdio(ra, app);
   /* appPidNamespace of @rktnetes/stage1-abi */
