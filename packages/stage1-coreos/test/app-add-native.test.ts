@@ -12,9 +12,8 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { podManifestPath } from '@rktnetes/common';
 import { parsePodManifest, serializePodManifest } from '@rktnetes/schema';
-import { ctlCall } from '@rktnetes/stage1-coreos';
 import { assertNoLeaks, hasBusybox, isRoot, leakCheck, testIf, tmpDir } from '@rktnetes/testkit';
-import { comparableStderr, crossing, stageApp, startMutablePod, type Ran, type Way } from './helpers/app-native';
+import { comparableStderr, crossing, podApps, stageApp, startMutablePod, type Ran, type Way } from './helpers/app-native';
 import { runEntrypoint, waitFor, type TestPod } from './helpers/pod';
 
 const it = testIf(test, isRoot() && hasBusybox(), 'needs root and busybox-static');
@@ -71,15 +70,7 @@ interface Outcome {
   output?: string[];
 }
 
-async function list(pod: TestPod): Promise<string[]> {
-  const l = await ctlCall(pod.dir, 'list');
-  return l
-    .split(' ')
-    .filter(Boolean)
-    .map((e) => e.split(':'))
-    .map(([name, state, , status]) => `${name}:${state}:${status}`)
-    .sort();
-}
+const list = podApps;
 
 const norm = (pod: TestPod, s: string) => s.replaceAll(pod.dir, '<pod>').replaceAll(pod.uuid, '<uuid>');
 const readOr = (p: string) => (existsSync(p) ? readFileSync(p, 'utf8') : undefined);

@@ -8,9 +8,8 @@
 import test, { type ExecutionContext } from 'ava';
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ctlCall } from '@rktnetes/stage1-coreos';
 import { assertNoLeaks, hasBusybox, isRoot, leakCheck, testIf } from '@rktnetes/testkit';
-import { addApp, comparableStderr, crossing, startMutablePod, type Ran, type Way } from './helpers/app-native';
+import { addApp, comparableStderr, crossing, podApps, startMutablePod, type Ran, type Way } from './helpers/app-native';
 import { preparePod, runEntrypoint, waitFor, type TestPod } from './helpers/pod';
 
 const it = testIf(test, isRoot() && hasBusybox(), 'needs root and busybox-static');
@@ -66,15 +65,7 @@ const STEPS: Step[] = [
   { ep: 'app_start', args: ['---app=quick'] },
 ];
 
-async function apps(pod: TestPod): Promise<string[]> {
-  const list = await ctlCall(pod.dir, 'list');
-  return list
-    .split(' ')
-    .filter(Boolean)
-    .map((e) => e.split(':'))
-    .map(([name, state, , status]) => `${name}:${state}:${status}`)
-    .sort();
-}
+const apps = podApps;
 
 async function scenario(way: Way, t: ExecutionContext): Promise<{ out: Outcome[]; runs: Ran[] }> {
   const mp = await startMutablePod(t);

@@ -6,7 +6,7 @@
  */
 import type { TestPod } from './pod';
 
-export { addApp, crossing, stageApp, startMutablePod, type MutablePod, type Ran, type Way } from './mutable';
+export { addApp, crossing, podApps, stageApp, startMutablePod, type MutablePod, type Ran, type Way } from './mutable';
 
 /**
  * Stderr made comparable between two pods and two ways: the pod dir and uuid replaced, pids in

@@ -10,6 +10,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { appDir, podManifestPath } from '@rktnetes/common';
 import { parsePodManifest, runtimeApp, serializePodManifest, type RuntimeApp } from '@rktnetes/schema';
+import { ctlCall } from '@rktnetes/stage1-coreos';
 import { busyboxImage } from '@rktnetes/testkit';
 import { preparePod, readPid, runEntrypoint, startPod, waitFor, type RunningPod, type TestPod } from './pod';
 
@@ -132,4 +133,15 @@ export async function addApp(pod: TestPod, name: string, image: Parameters<typeo
   await stageApp(pod, { name }, image);
   const r = await crossing(pod, 'app_add', ['--debug=false', `--uuid=${pod.uuid}`, `--app=${name}`]);
   if (r.code !== 0) throw new Error(`app_add ${name}: ${r.stderr}`);
+}
+
+/** PID 1's apps (`list` on the control socket) as sorted `name:state:status` entries. */
+export async function podApps(pod: TestPod): Promise<string[]> {
+  const list = await ctlCall(pod.dir, 'list');
+  return list
+    .split(' ')
+    .filter(Boolean)
+    .map((e) => e.split(':'))
+    .map(([name, state, , status]) => `${name}:${state}:${status}`)
+    .sort();
 }
