@@ -2,7 +2,7 @@
  * Running the system tools the plugin drives (`ip`, `nsenter`, `iptables`): synchronous, found in
  * PATH or the usual sbin directories, since runtimes often exec plugins with a short PATH.
  */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { accessSync, constants as fsConstants } from 'node:fs';
 import { join } from 'node:path';
 import { CniErrorCodes } from '@rktnetes/schema';
@@ -72,6 +72,38 @@ export const runTool: ToolRunner = (tool, args, opts = {}) => {
   }
   return { status: r.status, stdout: r.stdout?.toString() ?? '', stderr: r.stderr?.toString() ?? '' };
 };
+
+/** Something that runs a tool without blocking: the real {@link runToolAsync}, or a fake in unit tests. */
+export type AsyncToolRunner = (tool: string, args: readonly string[], opts?: ToolOptions) => Promise<ToolResult>;
+
+/**
+ * Like {@link runTool}, but the tool runs while this process goes on: the plugin overlaps a
+ * slow kernel change (deleting a veth waits for RCU grace periods) with work that does not
+ * depend on it. Resolves once the tool exited and its output is read; never rejects for a
+ * non-zero exit.
+ */
+export const runToolAsync: AsyncToolRunner = (tool, args, opts = {}) =>
+  new Promise((resolve, reject) => {
+    let file: string;
+    let argv: string[];
+    try {
+      file = opts.netns === undefined ? findTool(tool) : findTool('nsenter');
+      argv = opts.netns === undefined ? [...args] : [`--net=${opts.netns}`, '--', findTool(tool), ...args];
+    } catch (e) {
+      reject(e);
+      return;
+    }
+    const child = spawn(file, argv, { env: opts.env ?? process.env, stdio: ['pipe', 'pipe', opts.inheritStderr ? 'inherit' : 'pipe'] });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    child.stdout?.on('data', (b: Buffer) => out.push(b));
+    child.stderr?.on('data', (b: Buffer) => err.push(b));
+    // a tool that exits before reading its input (nsenter failing to enter) breaks the pipe
+    child.stdin?.on('error', () => {});
+    child.once('error', (e) => reject(cniError(CniErrorCodes.ioFailure, 'cni.exec', `cannot run ${tool}`, { cause: e })));
+    child.once('close', (status) => resolve({ status, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() }));
+    child.stdin?.end(opts.input ?? '');
+  });
 
 /** The last non-empty line of a tool's stderr (where iproute2 and iptables put the reason). */
 export function lastLine(text: string): string {

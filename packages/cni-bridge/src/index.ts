@@ -2,12 +2,12 @@
  * @rktnetes/cni-bridge: a CNI bridge plugin (bin `cni-bridge`) and the pieces it is made of,
  * exported for tests and for runtimes that want the same address math, IPAM store or rule names.
  */
-export { runPlugin, cmdAdd, cmdDel, cmdCheck, cmdGc, cmdStatus, validAttachments, calcGateways, checkNetns, deleteContainerLink, versionResult } from './plugin';
+export { runPlugin, cmdAdd, cmdDel, cmdCheck, cmdGc, cmdStatus, validAttachments, calcGateways, checkNetns, deleteContainerLink, deleteContainerLinkAsync, versionResult } from './plugin';
 export type { PluginInput, PluginOutput, PluginOptions, GatewayCalc } from './plugin';
 export { loadBridgeConfig, checkVersion, decodeStdin, SUPPORTED_VERSIONS, DEFAULT_BRIDGE, type BridgeConfig } from './config';
 export { parseCniEnv, parseCniArgs, isSafeIfName, restoreCaCertsEnv, CA_CERTS_STASH, type CniEnv, type CniCommand } from './env';
 export { cniError, cniCodeOf, toCniErrorResult, CNI_INTERNAL_ERROR, PLUGIN_ERROR_CODES, type CniErrorOptions } from './errors';
-export { findTool, runTool, lastLine, type ToolRunner, type ToolResult, type ToolOptions } from './exec';
+export { findTool, runTool, runToolAsync, lastLine, type ToolRunner, type AsyncToolRunner, type ToolResult, type ToolOptions } from './exec';
 export * from './addr';
 export {
   masqChainName,

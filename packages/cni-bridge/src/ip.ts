@@ -5,7 +5,7 @@
  */
 import { CniErrorCodes } from '@rktnetes/schema';
 import { CNI_INTERNAL_ERROR, cniError } from './errors';
-import { lastLine, runTool, type ToolRunner } from './exec';
+import { type AsyncToolRunner, lastLine, runTool, runToolAsync, type ToolResult, type ToolRunner } from './exec';
 
 /** One address of `ip -j addr show`. */
 export interface AddrInfo {
@@ -129,11 +129,24 @@ export interface BatchResult {
  */
 export function ipBatch(commands: readonly string[], opts: IpOptions & { json?: boolean } = {}): BatchResult {
   const run = opts.run ?? runTool;
-  const r = run('ip', [...(opts.json ? ['-j'] : []), '-batch', '-'], {
-    input: commands.map((c) => `${c}\n`).join(''),
-    ...(opts.netns === undefined ? {} : { netns: opts.netns }),
-  });
-  const outputs = opts.json
+  return batchResult(run('ip', ...batchInvocation(commands, opts)), opts.json === true);
+}
+
+/** Like {@link ipBatch}, without blocking this process while `ip` runs. */
+export async function ipBatchAsync(commands: readonly string[], opts: IpOptions & { json?: boolean; runAsync?: AsyncToolRunner } = {}): Promise<BatchResult> {
+  const run = opts.runAsync ?? runToolAsync;
+  return batchResult(await run('ip', ...batchInvocation(commands, opts)), opts.json === true);
+}
+
+function batchInvocation(commands: readonly string[], opts: IpOptions & { json?: boolean }): [string[], { input: string; netns?: string }] {
+  return [
+    [...(opts.json ? ['-j'] : []), '-batch', '-'],
+    { input: commands.map((c) => `${c}\n`).join(''), ...(opts.netns === undefined ? {} : { netns: opts.netns }) },
+  ];
+}
+
+function batchResult(r: ToolResult, json: boolean): BatchResult {
+  const outputs = json
     ? r.stdout
         .split('\n')
         .filter((l) => l.trim() !== '')

@@ -17,8 +17,8 @@ import { type IP, type IPNet, defaultNet, formatCIDR, formatIP, networkOf, nextI
 import { type BridgeConfig, SUPPORTED_VERSIONS, checkVersion, decodeStdin, loadBridgeConfig } from './config';
 import { type CniEnv, parseCniEnv } from './env';
 import { CNI_INTERNAL_ERROR, cniError, toCniErrorResult } from './errors';
-import { runTool, type ToolRunner } from './exec';
-import { type LinkInfo, ipBatch, ipBatchOk, isNetnsGone, isNoDevice, listLinks, listRoutes, netnsGone, showLink } from './ip';
+import { type AsyncToolRunner, runTool, runToolAsync, type ToolRunner } from './exec';
+import { type BatchResult, type LinkInfo, ipBatch, ipBatchAsync, ipBatchOk, isNetnsGone, isNoDevice, listLinks, listRoutes, netnsGone, showLink } from './ip';
 import type { Attachment } from './ipam/host-local';
 import { type IpamContext, type IpamResult, ipamAdd, ipamCheck, ipamDel, ipamGc, ipamStatus } from './ipam/index';
 import {
@@ -41,6 +41,22 @@ export interface PluginOptions {
   lock?: LockOptions;
   /** runs ip/iptables/nsenter */
   run?: ToolRunner;
+  /** runs the `ip` batches that overlap other work; by default {@link runToolAsync}, or `run` when that is given */
+  runAsync?: AsyncToolRunner;
+}
+
+/** The runner of the overlapping steps: a given sync `run` keeps every step in order. */
+function asyncRunner(o: PluginOptions): AsyncToolRunner {
+  if (o.runAsync) return o.runAsync;
+  const run = o.run;
+  if (!run) return runToolAsync;
+  return (tool, args, opts) => {
+    try {
+      return Promise.resolve(run(tool, args, opts));
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  };
 }
 
 /** One invocation: the environment and stdin a runtime gives the plugin. */
@@ -134,7 +150,19 @@ function ipamContext(conf: BridgeConfig, env: CniEnv, o: PluginOptions): IpamCon
  * namespace is gone, an empty list when the interface is.
  */
 export function deleteContainerLink(netns: string, ifName: string, run: ToolRunner = runTool): IP[] | undefined {
-  const r = ipBatch([`addr show dev ${ifName}`, `link del ${ifName}`], { netns, json: true, run });
+  return deletedAddrs(ipBatch(deleteLinkCommands(ifName), { netns, json: true, run }), netns, ifName);
+}
+
+/** Like {@link deleteContainerLink}, without blocking this process while the kernel removes the pair. */
+export async function deleteContainerLinkAsync(netns: string, ifName: string, runAsync: AsyncToolRunner = runToolAsync): Promise<IP[] | undefined> {
+  return deletedAddrs(await ipBatchAsync(deleteLinkCommands(ifName), { netns, json: true, runAsync }), netns, ifName);
+}
+
+function deleteLinkCommands(ifName: string): string[] {
+  return [`addr show dev ${ifName}`, `link del ${ifName}`];
+}
+
+function deletedAddrs(r: BatchResult, netns: string, ifName: string): IP[] | undefined {
   if (!r.ok) {
     if (isNetnsGone(r.stderr)) return undefined;
     if (isNoDevice(r.stderr)) return [];
@@ -275,16 +303,21 @@ function ownIps(prev: CniResult | undefined, env: CniEnv): CniIPConfig[] {
  */
 export async function cmdDel(conf: BridgeConfig, env: CniEnv, o: PluginOptions = {}): Promise<void> {
   const run = o.run ?? runTool;
+  // the kernel takes a while to remove a veth (RCU grace periods): IPAM and the rules meanwhile
+  let linkError: { e: unknown } | undefined;
+  const linkDone: Promise<IP[] | undefined> = env.netns
+    ? deleteContainerLinkAsync(env.netns, env.ifName, asyncRunner(o)).then(
+        (addrs) => {
+          debug(o, addrs === undefined ? `netns ${env.netns} is gone` : `deleted ${env.ifName}`);
+          return addrs;
+        },
+        (e: unknown) => {
+          linkError = { e };
+          return undefined;
+        },
+      )
+    : Promise.resolve(undefined);
   const errors: unknown[] = [];
-  let inContainer: IP[] | undefined;
-  if (env.netns) {
-    try {
-      inContainer = deleteContainerLink(env.netns, env.ifName, run);
-      debug(o, inContainer === undefined ? `netns ${env.netns} is gone` : `deleted ${env.ifName}`);
-    } catch (e) {
-      errors.push(e);
-    }
-  }
   let released: IP[] | undefined;
   const ctx = ipamContext(conf, env, o);
   if (ctx) {
@@ -294,18 +327,26 @@ export async function cmdDel(conf: BridgeConfig, env: CniEnv, o: PluginOptions =
       errors.push(e);
     }
   }
+  let inContainer: IP[] | undefined;
   if (conf.ipMasq) {
     const known = new Map<string, IP>();
     const prevIps = ownIps(conf.prevResult, env)
       .map((i) => parseIP(i.address.split('/')[0] ?? ''))
       .filter((ip): ip is IP => ip !== undefined);
-    for (const ip of [...(inContainer ?? []), ...(released ?? []), ...prevIps]) known.set(formatIP(ip), ip);
+    for (const ip of [...(released ?? []), ...prevIps]) known.set(formatIP(ip), ip);
     try {
-      teardownMasq(conf.name, env.containerId, known.size ? [...known.values()] : undefined, run);
+      // the addresses IPAM and prevResult name go now; the container's own, if it had others, after
+      if (known.size) teardownMasq(conf.name, env.containerId, [...known.values()], run);
+      inContainer = await linkDone;
+      const extra = (inContainer ?? []).filter((ip) => !known.has(formatIP(ip)));
+      if (known.size === 0) teardownMasq(conf.name, env.containerId, extra.length ? extra : undefined, run);
+      else if (extra.length) teardownMasq(conf.name, env.containerId, extra, run);
     } catch (e) {
       errors.push(e);
     }
   }
+  await linkDone;
+  if (linkError) errors.unshift(linkError.e);
   if (errors.length) throw errors[0];
 }
 

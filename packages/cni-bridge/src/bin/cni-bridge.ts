@@ -3,6 +3,7 @@
  * CNI_* variables and writes the network config to stdin; the result or a CNI error result goes
  * to stdout. `--debug` (or CNI_BRIDGE_DEBUG=1, RKT_DEBUG=1) logs each step to stderr.
  */
+import { readSync, writeSync } from 'node:fs';
 import { createLogger, debugFromEnv } from '@rktnetes/log';
 import { CniErrorCodes, cniErrorResult } from '@rktnetes/schema';
 import { restoreCaCertsEnv } from '../env';
@@ -11,8 +12,23 @@ import { runPlugin } from '../plugin';
 const debug = process.argv.includes('--debug') || process.env['CNI_BRIDGE_DEBUG'] === '1' || debugFromEnv();
 const log = createLogger({ prefix: 'cni-bridge', debug });
 
+/**
+ * The whole of stdin. Read with one blocking read loop: process.stdin would load Node's stream
+ * machinery (about 2 ms of every exec); a non-blocking stdin (EAGAIN) falls back to it.
+ */
 async function readStdin(): Promise<Buffer> {
   const chunks: Buffer[] = [];
+  try {
+    for (;;) {
+      const buf = Buffer.allocUnsafe(64 * 1024);
+      const n = readSync(0, buf, 0, buf.length, null);
+      if (n === 0) return Buffer.concat(chunks);
+      chunks.push(buf.subarray(0, n));
+    }
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'EAGAIN') throw e;
+  }
+  // what is left of a non-blocking stdin
   for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
   return Buffer.concat(chunks);
 }
@@ -30,8 +46,19 @@ async function main(): Promise<void> {
   const started = process.hrtime.bigint();
   const out = await runPlugin({ env: restoreCaCertsEnv(process.env), stdin, log });
   log.debug(`${process.env['CNI_COMMAND'] ?? '?'} took ${Number(process.hrtime.bigint() - started) / 1e6} ms`);
-  process.stdout.write(out.stdout);
+  writeStdout(out.stdout);
   process.exitCode = out.exitCode;
+}
+
+/** Writes the result with write(2) (process.stdout costs a stream's set-up); through process.stdout when that fails. */
+function writeStdout(text: string): void {
+  const buf = Buffer.from(text);
+  let done = 0;
+  try {
+    while (done < buf.length) done += writeSync(1, buf, done);
+  } catch {
+    process.stdout.write(buf.subarray(done));
+  }
 }
 
 void main();
