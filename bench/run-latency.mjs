@@ -128,7 +128,7 @@ function steps(run, events, off) {
   const s1exec = execs.find((e) => /\/stage1\/rootfs\/run$/.test(e.filename ?? ''))?.ts;
   // stage1-coreos' native run prints `run.*` lines; the Node run it falls back to (say, for
   // --private-users) prints them under its bundle's name
-  const s1 = k['run.node-ready'] || k['run.exec'] ? 'run.' : 'stage1-coreos.mjs.';
+  const s1 = k['run.node-ready'] || k['run.exec'] ? 'run.' : k['stage1-coreos.node-ready'] || k['stage1-coreos.exec'] ? 'stage1-coreos.' : 'stage1-coreos.mjs.';
   const s1origin = origin(s1);
   const s1ready = s1origin !== undefined && k[`${s1}node-ready`] ? s1origin + k[`${s1}node-ready`].ms : undefined;
   const s1done = k[`${s1}exec`]?.mono;

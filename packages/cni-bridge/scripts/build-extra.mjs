@@ -8,8 +8,11 @@ import { readFileSync, writeFileSync } from 'node:fs';
 
 export const SHEBANG = '#!/usr/bin/env -S -u NODE_EXTRA_CA_CERTS CNI_BRIDGE_CA_CERTS=${NODE_EXTRA_CA_CERTS} node';
 
-const file = 'dist/cni-bridge.mjs';
-const text = readFileSync(file, 'utf8');
-const nl = text.indexOf('\n');
-if (!text.startsWith('#!')) throw new Error(`${file} has no shebang line`);
-writeFileSync(file, `${SHEBANG}${text.slice(nl)}`);
+// Both executables: dist/cni-bridge.mjs and dist/bin/cni-bridge.cjs (the one the stage1 images
+// run, which skips Node's ES module loader: packages/pod-net/scripts/stage1-image.mjs).
+for (const file of ['dist/cni-bridge.mjs', 'dist/bin/cni-bridge.cjs']) {
+  const text = readFileSync(file, 'utf8');
+  const nl = text.indexOf('\n');
+  if (!text.startsWith('#!')) throw new Error(`${file} has no shebang line`);
+  writeFileSync(file, `${SHEBANG}${text.slice(nl)}`);
+}

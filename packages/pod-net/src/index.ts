@@ -6,9 +6,9 @@
  */
 export { NET_D, BUILTIN_NET_DIR, DEFAULT_SYSTEM_CONFIG, DEFAULT_LOCAL_CONFIG, netConfDirs, readNetDefinition, loadNetDefinitions, selectNetworks, type NetDefinition, type SelectedNet, type NetConfDirsOptions, type LoadLog } from './conf';
 export { isDnsEmpty, formatResolvConf } from './dns';
-export { runCommandSync, findTool, failureText, FALLBACK_TOOL_DIRS, DEFAULT_COMMAND_TIMEOUT_MS, type CommandRunner, type CommandResult, type CommandOptions } from './exec';
+export { runCommandSync, runCommandAsync, findTool, failureText, FALLBACK_TOOL_DIRS, DEFAULT_COMMAND_TIMEOUT_MS, type CommandRunner, type CommandResult, type CommandOptions, type AsyncCommandRunner, type AsyncCommandOptions } from './exec';
 export { NETNS_RUN_DIR, podNetnsPath, ensureNetnsDir, isNetnsMount, createNetns, destroyNetns } from './netns';
-export { BUILTIN_PLUGIN_DIR, EXTRA_PLUGIN_DIRS, pluginDirs, findPlugin, pluginEnv, runPlugin, type PluginCall, type PluginDirsOptions } from './plugin';
+export { BUILTIN_PLUGIN_DIR, EXTRA_PLUGIN_DIRS, pluginDirs, findPlugin, pluginEnv, runPlugin, runPluginAsync, type PluginCall, type PluginDirsOptions } from './plugin';
 export {
   forwardedPorts,
   portFwdChains,
@@ -20,4 +20,4 @@ export {
   enableRouteLocalnet,
   type ForwardedPort,
 } from './portfwd';
-export { podNetDir, podRelative, fromPod, ifNameOf, prefixToMask, addressOf, setupPodNetwork, teardownPodNetwork, readNetnsFile, podNetworkContext, type PodNetworkContext, type PodNetworkOptions, type PodNetworkRequest, type PodNetwork } from './setup';
+export { podNetDir, podRelative, fromPod, ifNameOf, prefixToMask, addressOf, setupPodNetwork, startPodNetwork, teardownPodNetwork, readNetnsFile, podNetworkContext, type PodNetworkContext, type PodNetworkOptions, type PodNetworkRequest, type PodNetwork } from './setup';

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { systemError, userError } from '@rktnetes/errors';
 import { type CniResult, isCniErrorResult, parseCniErrorResult, parseCniResult } from '@rktnetes/schema';
 import { DEFAULT_LOCAL_CONFIG, DEFAULT_SYSTEM_CONFIG, NET_D } from './conf';
-import { type CommandRunner, failureText } from './exec';
+import { type AsyncCommandRunner, type CommandResult, type CommandRunner, failureText } from './exec';
 
 /** Where the stage1 image ships its plugins, relative to its root (rkt's path). */
 export const BUILTIN_PLUGIN_DIR = 'usr/lib/rkt/plugins/net';
@@ -41,9 +41,9 @@ export function findPlugin(type: string, dirs: readonly string[]): string | unde
   for (const dir of dirs) {
     const p = join(dir, type);
     try {
-      if (statSync(p).isFile()) return p;
+      if (statSync(p, { throwIfNoEntry: false })?.isFile()) return p;
     } catch {
-      // not here
+      // not here (a file where a directory should be, no permission)
     }
   }
   return undefined;
@@ -113,7 +113,18 @@ function pluginFailure(c: PluginCall, stdout: string, fallback: string): Error {
  * error `stage1.net.plugin-result` when ADD's output is not a CNI result.
  */
 export function runPlugin(c: PluginCall, run: CommandRunner): CniResult | undefined {
-  const r = run(c.plugin, [], { input: c.conf, env: pluginEnv(c), inheritStderr: true });
+  return pluginOutcome(c, run(c.plugin, [], { input: c.conf, env: pluginEnv(c), inheritStderr: true }));
+}
+
+/**
+ * {@link runPlugin} in the background: the plugin is started before this returns, with the file
+ * `confFile` (which must hold exactly `c.conf`) as its stdin. Rejects with the same errors.
+ */
+export async function runPluginAsync(c: PluginCall, confFile: string, run: AsyncCommandRunner): Promise<CniResult | undefined> {
+  return pluginOutcome(c, await run(c.plugin, [], { inputFile: confFile, env: pluginEnv(c), inheritStderr: true }));
+}
+
+function pluginOutcome(c: PluginCall, r: CommandResult): CniResult | undefined {
   if (r.status !== 0 || r.error) throw pluginFailure(c, r.stdout, `plugin ${c.plugin} failed: ${failureText(r)}`);
   if (c.command !== 'ADD' || r.stdout.trim() === '') return undefined;
   try {

@@ -12,6 +12,7 @@ import { parseNetInfo } from '@rktnetes/common';
 import { parseCniNetConf, parseCniResult } from '@rktnetes/schema';
 import { recordingSys } from '@rktnetes/sys';
 import {
+  type AsyncCommandRunner,
   type CommandOptions,
   type CommandResult,
   type CommandRunner,
@@ -35,9 +36,11 @@ import {
   portFwdScript,
   portFwdTeardownScript,
   prefixToMask,
+  runCommandAsync,
   runPlugin,
   selectNetworks,
   setupPodNetwork,
+  startPodNetwork,
   teardownPodNetwork,
   type PodNetworkContext,
 } from '@rktnetes/pod-net';
@@ -418,6 +421,69 @@ test('the netns file: the namespace path run recorded, or nothing', (t) => {
   t.is(readNetnsFile(pod), '/run/netns/rkt-x');
   writeFileSync(join(pod, 'netns'), '');
   t.is(readNetnsFile(pod), undefined);
+});
+
+/** The fake world's runner in the background form: plugins read their stdin file, calls are recorded when started. */
+function asyncRunner(w: ReturnType<typeof fakeWorld>): { runAsync: AsyncCommandRunner; stdins: string[] } {
+  const stdins: string[] = [];
+  const runAsync: AsyncCommandRunner = (file, args, opts = {}) => {
+    const input = opts.inputFile === undefined ? '' : readFileSync(opts.inputFile, 'utf8');
+    stdins.push(input);
+    const { inputFile: _, ...rest } = opts;
+    return Promise.resolve(w.ctx.run(file, args, { ...rest, input }));
+  };
+  return { runAsync, stdins };
+}
+
+test('setup in the background: files and the first ADD before it returns, the same outcome as setupPodNetwork', async (t) => {
+  const sync = fakeWorld(t);
+  const expected = setupPodNetwork(sync.ctx, { nets: [{ name: 'default' }, { name: 'side' }], ports: [], cniDns: true });
+  const w = fakeWorld(t);
+  const { runAsync, stdins } = asyncRunner(w);
+  const pending = startPodNetwork(w.ctx, { nets: [{ name: 'default' }, { name: 'side' }], ports: [], cniDns: true }, runAsync);
+  t.deepEqual(
+    w.calls.map((c) => `${c.tool} ${c.env['CNI_COMMAND'] ?? 'unshare'}`),
+    ['unshare unshare', 'fake-bridge ADD'],
+    'the namespace is made and the first plugin started before it returns',
+  );
+  t.is(parseNetInfo(w.calls[1]!.netInfo!).length, 2, 'net-info.json lists every network before the first ADD');
+  t.is(stdins[0], readFileSync(join(podNetDir(w.pod), '10-side.conf'), 'utf8'), "the plugin's stdin is its configuration copy");
+  const net = await pending;
+  t.deepEqual(w.calls.map((c) => `${c.tool} ${c.env['CNI_IFNAME'] ?? ''}`), sync.calls.map((c) => `${c.tool} ${c.env['CNI_IFNAME'] ?? ''}`));
+  t.deepEqual({ ...net, netns: basename(net.netns) }, { ...expected, netns: basename(expected.netns) });
+  t.is(readFileSync(join(w.pod, 'net-info.json'), 'utf8'), readFileSync(join(sync.pod, 'net-info.json'), 'utf8'));
+  t.is(readFileSync(join(w.s1, 'etc/rkt-resolv.conf'), 'utf8'), readFileSync(join(sync.s1, 'etc/rkt-resolv.conf'), 'utf8'));
+});
+
+test('setup in the background: unknown networks throw before anything exists, a failing ADD rejects after the cleanup', async (t) => {
+  const w = fakeWorld(t, (tool, env) => (tool === 'fake-bridge' && env['CNI_COMMAND'] === 'ADD' && env['CNI_IFNAME'] === 'eth1' ? { status: 1, stdout: JSON.stringify({ cniVersion: '1.0.0', code: 7, msg: 'no more addresses' }) } : {}));
+  const { runAsync } = asyncRunner(w);
+  t.true(hasCode(t.throws(() => startPodNetwork(w.ctx, { nets: [{ name: 'nope' }], ports: [], cniDns: true }, runAsync)), 'stage1.net.not-found'));
+  t.deepEqual(w.calls, []);
+  t.false(existsSync(join(w.pod, 'netns')));
+  const e = await t.throwsAsync(startPodNetwork(w.ctx, { nets: [{ name: 'default' }, { name: 'side' }], ports: [], cniDns: true }, runAsync));
+  t.true(hasCode(e, 'stage1.net.plugin'));
+  t.is(e!.message, 'adding network "default": no more addresses');
+  t.deepEqual(w.calls.filter((c) => c.env['CNI_COMMAND'] === 'DEL').map((c) => c.env['CNI_IFNAME']), ['eth1', 'eth0'], 'DEL for every network, last first');
+  t.false(existsSync(join(w.root, 'netns', `rkt-${UUID}`)));
+});
+
+test('programs in the background: stdin from a file, stdout and status; one that cannot start; a timeout', async (t) => {
+  const dir = tmp(t);
+  const input = join(dir, 'in');
+  writeFileSync(input, '{"a": 1}\n');
+  const cat = runCommandAsync('/bin/cat', [], { inputFile: input });
+  t.deepEqual(await cat, { status: 0, stdout: '{"a": 1}\n', stderr: '' });
+  t.deepEqual(await runCommandAsync('/bin/sh', ['-c', 'cat; echo oops >&2; exit 3']), { status: 3, stdout: '', stderr: 'oops\n' }, 'no input file: empty stdin');
+  const missing = await runCommandAsync(join(dir, 'nope'), []);
+  t.is(missing.status, null);
+  t.regex(failureText(missing), /ENOENT/);
+  const unreadable = await runCommandAsync('/bin/cat', [], { inputFile: join(dir, 'no-input') });
+  t.is(unreadable.status, null);
+  t.truthy(unreadable.error);
+  const slow = await runCommandAsync('/bin/sleep', ['5'], { timeoutMs: 50 });
+  t.is(slow.status, null);
+  t.regex(failureText(slow), /timed out/);
 });
 
 test("the stage1 images' built-in networks are rkt's, with cni-bridge", async (t) => {

@@ -3,14 +3,19 @@
 // run (scripts/run-native-gen.ts) and writes the stage1 image dist/stage1-coreos.aci.
 //
 // Image layout (rootfs/):
-//   stage1-coreos.mjs         the bundled entrypoints, run by the host's node
+//   stage1-coreos.cjs(.cache) the bundled entrypoints and their V8 code cache (tools/build.mjs)
+//   bin/stage1-coreos.cjs     the CommonJS executable that runs them with the host's node
+//   stage1-coreos             a symlink to it: `stage1-coreos <entrypoint> <args>` (a .cjs main
+//                             module skips Node's ES module loader, about 4 ms of every start)
+//   stage1-coreos.mjs         the same as an ES module executable, `stage1-coreos.mjs
+//                             <entrypoint> <args>` (tests and third parties run it)
 //   run                       the native entrypoints (src/run-native), chosen by name: run
 //                             itself, the common pods natively, every other one through
-//                             `stage1-coreos.mjs run` (README "Native run")
+//                             `stage1-coreos run` (README "Native run")
 //   app_add app_start app_stop  symlinks to run: the native app/add, app/start and app/stop,
-//                             which hand what they do not handle to `stage1-coreos.mjs <name>`
+//                             which hand what they do not handle to `stage1-coreos <name>`
 //   run-native/seccomp-default.bpf   the default seccomp filter the native run installs
-//   enter gc stop             symlinks to stage1-coreos.mjs (the entrypoint is chosen by name)
+//   enter gc stop             symlinks to bin/stage1-coreos.cjs (the entrypoint is chosen by name)
 //   app_rm attach             likewise, the other mutable pod entrypoints
 //   init                      the static init (src/init/init.c)
 //   node_modules/koffi/       koffi for this platform only (the bundle keeps it external)
@@ -29,6 +34,7 @@ import { podNetImageEntries } from '../../pod-net/scripts/stage1-image.mjs';
 
 const pkg = JSON.parse(readFileSync('package.json', 'utf8'));
 const BUNDLE = 'dist/stage1-coreos.mjs';
+const BUNDLE_CJS = 'dist/bin/stage1-coreos.cjs';
 const INIT = 'dist/init';
 const OUT = 'dist/stage1-coreos.aci';
 /** The highest stage1 interface version whose flags run, enter, gc and stop all accept. */
@@ -83,7 +89,9 @@ const podNet = podNetImageEntries();
 
 // The stages that Node runs here never open a TLS connection: skip parsing the host's extra CA
 // bundle at every start (NODE_EXTRA_CA_CERTS costs about a third of Node's start-up here).
-const bundle = readFileSync(BUNDLE, 'utf8').replace(/^#!.*\n/, '#!/usr/bin/env -S -u NODE_EXTRA_CA_CERTS node\n');
+const withShebang = (file) => readFileSync(file, 'utf8').replace(/^#!.*\n/, '#!/usr/bin/env -S -u NODE_EXTRA_CA_CERTS node\n');
+const bundle = withShebang(BUNDLE);
+const bundleCjs = withShebang(BUNDLE_CJS);
 
 const require = createRequire(join(process.cwd(), 'package.json'));
 const koffiDir = dirname(require.resolve('koffi/package.json'));
@@ -119,10 +127,12 @@ const hostsFallback = '127.0.0.1 localhost localhost.localdomain localhost4 loca
 await makeAci(OUT, manifest, [
   { path: 'stage1-coreos.mjs', content: bundle, mode: 0o755 },
   ...bundleCompanions(BUNDLE),
+  { path: 'bin/stage1-coreos.cjs', content: bundleCjs, mode: 0o755 },
+  { path: 'stage1-coreos', type: 'symlink', target: 'bin/stage1-coreos.cjs' },
   { path: 'run', source: RUN, mode: 0o755 },
   ...['app_add', 'app_start', 'app_stop'].map((n) => ({ path: n, type: 'symlink', target: 'run' })),
   { path: 'run-native/seccomp-default.bpf', source: join(RUN_NATIVE, 'seccomp-default.bpf') },
-  ...['enter', 'gc', 'stop', 'app_rm', 'attach'].map((n) => ({ path: n, type: 'symlink', target: 'stage1-coreos.mjs' })),
+  ...['enter', 'gc', 'stop', 'app_rm', 'attach'].map((n) => ({ path: n, type: 'symlink', target: 'bin/stage1-coreos.cjs' })),
   { path: 'init', source: INIT, mode: 0o755 },
   { path: 'flavor', type: 'symlink', target: 'coreos' },
   { path: 'node_modules/koffi/package.json', source: join(koffiDir, 'package.json') },

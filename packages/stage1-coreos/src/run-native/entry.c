@@ -2,7 +2,7 @@
  * The native entrypoints of stage1-coreos, one static program chosen by the name it is run as
  * (the image's /run, and /app_add, /app_start and /app_stop, symlinks to it): `run` (main.c),
  * `app_add` (add.c), `app_start` and `app_stop` (crossing.c). Under any other name it is the Node bundle's business: it execs
- * `stage1-coreos.mjs` with its arguments unchanged, which then takes the entrypoint from its
+ * `stage1-coreos` (the bundle's CommonJS executable) with its arguments unchanged, which then takes the entrypoint from its
  * first argument, as `stage1-coreos <entrypoint> ...` does.
  */
 #define _GNU_SOURCE

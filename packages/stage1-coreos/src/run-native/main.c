@@ -3,7 +3,7 @@
  * --net=none or host, apps without volumes, isolators, event handlers or rktnetes.io
  * annotations; see README "Native run") it does exactly what src/run/run.ts does, without
  * Node's start-up; for everything else, and with RKTNETES_STAGE1_RUN=node, it execs the Node
- * run (`stage1-coreos.mjs run <args>`), the complete implementation, with the same argv, env
+ * run (`stage1-coreos run <args>`), the complete implementation, with the same argv, env
  * and fds.
  *
  * Order (as run.ts): decide (argv, env, manifests, apps, cgroup plan: nothing written);

@@ -57,7 +57,7 @@ const char *errno_message(int e);
 
 /**
  * The entrypoint this process is (`run`, `app_add`, `app_start`, `app_stop`; NULL for a name that is none
- * of them): fallback() execs `stage1-coreos.mjs <g_entrypoint> <argv[1..]>` with these.
+ * of them): fallback() execs `stage1-coreos <g_entrypoint> <argv[1..]>` with these.
  */
 extern const char *g_entrypoint;
 extern int g_argc;

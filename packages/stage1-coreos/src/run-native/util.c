@@ -220,13 +220,15 @@ void fallback(const char *fmt, ...) {
   char cwd[4096];
   const char *s1 = g_stage1;
   char *path;
-  if (s1) path = xasprintf("%s/stage1-coreos.mjs", s1);
-  else if (getcwd(cwd, sizeof cwd)) path = xasprintf("%s/stage1/rootfs/stage1-coreos.mjs", cwd);
+  /* the CommonJS executable (a symlink to bin/stage1-coreos.cjs): Node starts it without its ES
+   * module loader, unlike stage1-coreos.mjs (scripts/build-extra.mjs) */
+  if (s1) path = xasprintf("%s/stage1-coreos", s1);
+  else if (getcwd(cwd, sizeof cwd)) path = xasprintf("%s/stage1/rootfs/stage1-coreos", cwd);
   else fail("%s: getcwd: %s", ep, errno_message(errno));
   /* the bundle picks its entrypoint from its first argument (its own name is no entrypoint's) */
   char **argv = xmalloc((size_t)(g_argc + 3) * sizeof *argv);
   int n = 0;
-  argv[n++] = "stage1-coreos.mjs";
+  argv[n++] = "stage1-coreos";
   if (g_entrypoint) argv[n++] = (char *)g_entrypoint;
   for (int i = 1; i < g_argc; i++) argv[n++] = g_argv[i];
   argv[n] = NULL;

@@ -8,7 +8,20 @@ import { userError } from '@rktnetes/errors';
 import type { ExposedPort, Port } from '@rktnetes/schema';
 import { type NetEntry, type RunArgs, netIsHost, netIsNone } from '@rktnetes/stage1-abi';
 import type { Sys } from '@rktnetes/sys';
-import { type CommandRunner, type PodNetworkOptions, forwardedPorts, podNetworkContext, readNetnsFile, setupPodNetwork, teardownPodNetwork } from '@rktnetes/pod-net';
+import {
+  type AsyncCommandRunner,
+  type CommandRunner,
+  type PodNetwork,
+  type PodNetworkContext,
+  type PodNetworkOptions,
+  type PodNetworkRequest,
+  forwardedPorts,
+  podNetworkContext,
+  readNetnsFile,
+  setupPodNetwork,
+  startPodNetwork,
+  teardownPodNetwork,
+} from '@rktnetes/pod-net';
 
 export { readNetnsFile };
 
@@ -57,24 +70,46 @@ export interface NetworkOptions {
   run?: CommandRunner;
 }
 
+/** What {@link planNetwork} and {@link startNetwork} share: a plan without CNI, or the setup to make. */
+function networkSetup(o: NetworkOptions): { plan: NetworkPlan } | { ctx: PodNetworkContext; req: PodNetworkRequest } {
+  const { net, localConfig, dnsConfMode, debug } = o.args;
+  const mode = networkMode(net);
+  const ports = forwardedPorts(o.exposedPorts, o.apps);
+  if (mode !== 'cni') {
+    if (ports.length > 0) throw userError('stage1.net.port', `ports cannot be forwarded with '${mode}' networking (--port needs a contained network such as --net=default)`);
+    return { plan: { mode } };
+  }
+  if (o.lockFd !== undefined) o.sys.setCloexec(o.lockFd, true);
+  const ctx = podNetworkContext({ ...o, ...(localConfig !== undefined ? { localConfig } : {}), debugEnabled: debug });
+  return { ctx, req: { nets: net ?? [], ports, cniDns: (dnsConfMode?.resolv ?? 'default') === 'default' } };
+}
+
+function joinPlan(pn: PodNetwork, debug: (m: string) => void): NetworkPlan {
+  debug(`networks: ${pn.nets.map((n) => `${n.netName}:${n.ifName}=${n.ip || '-'}`).join(' ') || '(loopback only)'}`);
+  return { mode: 'join', path: pn.netns, ...(pn.hostIP ? { hostIP: pn.hostIP } : {}) };
+}
+
 /**
  * Decides and, for CNI networks, sets up the pod's network; returns what the init must do.
  * Ports may only be forwarded into a pod's own network. Errors: `stage1.net.invalid`,
  * `stage1.net.port` (user), and those of {@link setupPodNetwork}.
  */
 export function planNetwork(o: NetworkOptions): NetworkPlan {
-  const { net, localConfig, dnsConfMode, debug } = o.args;
-  const mode = networkMode(net);
-  const ports = forwardedPorts(o.exposedPorts, o.apps);
-  if (mode !== 'cni') {
-    if (ports.length > 0) throw userError('stage1.net.port', `ports cannot be forwarded with '${mode}' networking (--port needs a contained network such as --net=default)`);
-    return { mode };
-  }
-  if (o.lockFd !== undefined) o.sys.setCloexec(o.lockFd, true);
-  const ctx = podNetworkContext({ ...o, ...(localConfig !== undefined ? { localConfig } : {}), debugEnabled: debug });
-  const pn = setupPodNetwork(ctx, { nets: net ?? [], ports, cniDns: (dnsConfMode?.resolv ?? 'default') === 'default' });
-  o.debug(`networks: ${pn.nets.map((n) => `${n.netName}:${n.ifName}=${n.ip || '-'}`).join(' ') || '(loopback only)'}`);
-  return { mode: 'join', path: pn.netns, ...(pn.hostIP ? { hostIP: pn.hostIP } : {}) };
+  const s = networkSetup(o);
+  return 'plan' in s ? s.plan : joinPlan(setupPodNetwork(s.ctx, s.req), o.debug);
+}
+
+/**
+ * {@link planNetwork} with the CNI plugins running in the background (pod-net's
+ * `startPodNetwork`): what fails before a plugin starts (`--net` and `--port` checks, unknown
+ * networks or plugins, the namespace) is thrown before it returns, and nothing of the network
+ * exists then; the plugins' own errors reject the promise, after the network's cleanup. The
+ * caller must stay in its mount namespace until the promise settles.
+ */
+export function startNetwork(o: NetworkOptions & { runAsync?: AsyncCommandRunner }): Promise<NetworkPlan> {
+  const s = networkSetup(o);
+  if ('plan' in s) return Promise.resolve(s.plan);
+  return startPodNetwork(s.ctx, s.req, o.runAsync).then((pn) => joinPlan(pn, o.debug));
 }
 
 /** What {@link releaseNetwork} needs: gc's surroundings (pod-net's options). */

@@ -3,14 +3,22 @@
  * stays resident while the pod runs.
  *
  * Order: parse argv; resolve every app and the pod settings (sysctls, cgroup parent, pid
- * namespace); set up the network, then set `AC_METADATA_URL` (the host address reachable from
- * the pod is only known now) and, when run has a `NOTIFY_SOCKET`, the apps' sd_notify socket
- * (src/run/notify.ts); create the pod cgroups (recorded in `runtime-config` first, so
- * that gc finds them whatever happens next) and write `subcgroup`; write the stage1 files (env
- * files, seccomp programs, hostname, hosts); enter a private mount namespace and make the
- * mounts (`rshared` volumes grafted from the original namespace); write the init spec; exec the
- * init with the lock fd. SELinux labels from stage0 (src/run/selinux.ts) are checked first; the
- * mount label goes into the apps' /dev mounts, both labels into the init spec. `--private-users` adds its steps in between (src/run/userns.ts).
+ * namespace); start the network (src/run/network.ts: for CNI networks the namespace and the
+ * pod's network files are made and the first plugin is started, in the background; what fails
+ * before that leaves nothing); while the plugins run, do what does not depend on them: create
+ * the pod cgroups (recorded in `runtime-config` first, so that gc finds them whatever happens
+ * next; this process joins them, the plugins already started stay where they are, later helpers
+ * of the network setup such as iptables for `--port` start inside), write `subcgroup` and the
+ * stage1 files that need nothing of the network (hostname, seccomp programs); then wait for the
+ * network (a plugin's failure ends run here, the network cleaned up, the cgroups left to gc),
+ * set `AC_METADATA_URL` (the host address reachable from the pod is only known now) and, when
+ * run has a `NOTIFY_SOCKET`, the apps' sd_notify socket (src/run/notify.ts); write the other
+ * stage1 files (env files, hosts, metadata URL, notify address); enter a private mount
+ * namespace (only once the network is done: its helpers and its cleanup work in the host's) and
+ * make the mounts (`rshared` volumes grafted from the original namespace); write the init spec;
+ * exec the init with the lock fd. SELinux labels from stage0 (src/run/selinux.ts) are checked
+ * first; the mount label goes into the apps' /dev mounts, both labels into the init spec.
+ * `--private-users` adds its steps in between (src/run/userns.ts).
  */
 import { appendFileSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, write, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
@@ -38,7 +46,7 @@ import { createPodCgroups, detectHierarchies, planPodCgroups, withCgroupParent, 
 import { graftSharedAndClose, openMountNamespace } from './graft';
 import { type AppBind, type SharedBind, bindSelf, checkBindPropagation, enterPrivateMountNamespace, setupAppFs, stdinTerminal, volumeBinds } from './mounts';
 import { podSettings } from './pod-settings';
-import { type NetworkPlan, planNetwork } from './network';
+import { type NetworkPlan, startNetwork } from './network';
 import { hostNotifySocket, NOTIFY_ADDRESS_PATH, podNotifyAddress, setNotifySocket, supportsSystemdNotify } from './notify';
 import { writeRuntimeConfig } from './runtime-config';
 import { checkUsernsPod, delegateCgroups, podFsOptions, podUserNamespace, setUpUsernsRoots, withPodFsIds } from './userns';
@@ -195,23 +203,14 @@ export async function runPod(argv: readonly string[], ctx: RunContext): Promise<
   const settings = podSettings(manifest, args, ctx.warn);
   // --private-users: checked before anything of the pod exists (src/run/userns.ts)
   const usernsRoots = userns ? checkUsernsPod(join(s1, INIT_PATH), userns, pod, apps, settings.pid) : [];
-  const network = planNetwork({ pod, uuid: args.uuid, stage1Root: s1, args, exposedPorts: manifest.ports, apps: apps.map((a) => a.app), lockFd, sys, env: ctx.env, warn: ctx.warn, debug: ctx.debug });
-  const metadataUrl = args.mdsToken ? metadataUrlFor(network, metadataServicePort(ctx.env), args.mdsToken) : undefined;
-  if (metadataUrl) for (const a of apps) setMetadataUrl(a.env, metadataUrl);
-  else if (args.mdsToken) ctx.debug(`the pod's network (${network.mode}) has no address of the host: AC_METADATA_URL is not set`);
+  // the CNI plugins run in the background (their process started here) while run does what does
+  // not depend on them, up to `await networkReady`; what fails before a plugin starts is thrown here
+  const networkReady = startNetwork({ pod, uuid: args.uuid, stage1Root: s1, args, exposedPorts: manifest.ports, apps: apps.map((a) => a.app), lockFd, sys, env: ctx.env, warn: ctx.warn, debug: ctx.debug });
+  // when the work below throws first, the network's own failure must not end the process as an unhandled rejection
+  networkReady.catch(() => undefined);
   // sd_notify (src/run/notify.ts): apps that declare it send to the pod's socket, the init's parent tells the host
   const notifyHost = hostNotifySocket(ctx.env, ctx.warn);
   const notify = notifyHost === undefined ? undefined : { host: notifyHost, pod: podNotifyAddress(args.uuid) };
-  const notifying = new Set<string>();
-  if (notify) {
-    manifest.apps.forEach((ra, i) => {
-      const a = apps[i]!;
-      if (!supportsSystemdNotify(a.image.annotations, ra.annotations)) return;
-      notifying.add(a.name);
-      setNotifySocket(a.env, notify.pod);
-    });
-    ctx.debug(`sd_notify: ${notify.host}, apps notify ${notify.pod}: ${[...notifying].join(' ') || '(none)'}`);
-  }
 
   const own = detectHierarchies(readFileSync('/proc/self/cgroup', 'utf8'), readMountInfo());
   const hierarchies = settings.cgroupParent === undefined ? own : withCgroupParent(own, settings.cgroupParent);
@@ -225,8 +224,9 @@ export async function runPod(argv: readonly string[], ctx: RunContext): Promise<
   writeRuntimeConfig(pod, { cgroups: plan.dirs.filter((d) => d.endsWith(`/rkt-${args.uuid}`)) });
   createPodCgroups(plan);
   // Joining cgroups costs the first writer a wait for an RCU grace period (~10-15 ms here, idle
-  // time): this process joins the pod's cgroups from libuv's thread pool while it sets up the
-  // mounts, so the init's own joins (the authoritative ones, which report errors) find it done.
+  // time): this process joins the pod's cgroups from libuv's thread pool while the plugins run and
+  // it sets up the mounts, so the init's own joins (the authoritative ones, which report errors)
+  // find it done. The plugins already started stay where they are.
   const earlyJoin = Promise.all(plan.joins.map((f) => joinInBackground(f, process.pid)));
   if (userns) delegateCgroups(plan.appProcs, userns);
   writeFileAtomicSync(subcgroupPath(pod), plan.subcgroup, 0o644);
@@ -234,18 +234,32 @@ export async function runPod(argv: readonly string[], ctx: RunContext): Promise<
 
   for (const d of STAGE1_STATE_DIRS) mkdirSync(join(s1, d), { recursive: true, mode: 0o755 });
   if (args.mutable) prepareMutablePod(pod, argv);
+  writeFileSync(join(s1, 'etc/hostname'), `${hostname}\n`);
+  for (const a of apps) {
+    if (!a.seccomp) continue;
+    const filter = compileSeccompFilter(a.seccomp);
+    ctx.debug(`app ${a.name}: ${describeSeccomp(a.seccomp, filter)}`);
+    writeFileSync(join(s1, 'rkt/seccomp', `${a.name}.bpf`), filter.bytes, { mode: 0o644 });
+  }
+
+  const network = await networkReady;
+  const metadataUrl = args.mdsToken ? metadataUrlFor(network, metadataServicePort(ctx.env), args.mdsToken) : undefined;
+  if (metadataUrl) for (const a of apps) setMetadataUrl(a.env, metadataUrl);
+  else if (args.mdsToken) ctx.debug(`the pod's network (${network.mode}) has no address of the host: AC_METADATA_URL is not set`);
+  const notifying = new Set<string>();
+  if (notify) {
+    manifest.apps.forEach((ra, i) => {
+      const a = apps[i]!;
+      if (!supportsSystemdNotify(a.image.annotations, ra.annotations)) return;
+      notifying.add(a.name);
+      setNotifySocket(a.env, notify.pod);
+    });
+    ctx.debug(`sd_notify: ${notify.host}, apps notify ${notify.pod}: ${[...notifying].join(' ') || '(none)'}`);
+  }
   if (args.mdsToken) writeFileSync(join(s1, METADATA_URL_PATH), metadataUrl ?? '', { mode: 0o644 });
   if (notify) writeFileSync(join(s1, NOTIFY_ADDRESS_PATH), notify.pod, { mode: 0o644 });
-  writeFileSync(join(s1, 'etc/hostname'), `${hostname}\n`);
   const etc = hostsBinds(s1, args, hostname, ctx.warn);
-  for (const a of apps) {
-    writeFileSync(appEnvPathIn(s1, a.name), formatEnvFile(a.env), { mode: 0o644 });
-    if (a.seccomp) {
-      const filter = compileSeccompFilter(a.seccomp);
-      ctx.debug(`app ${a.name}: ${describeSeccomp(a.seccomp, filter)}`);
-      writeFileSync(join(s1, 'rkt/seccomp', `${a.name}.bpf`), filter.bytes, { mode: 0o644 });
-    }
-  }
+  for (const a of apps) writeFileSync(appEnvPathIn(s1, a.name), formatEnvFile(a.env), { mode: 0o644 });
 
   const console = args.interactive ? stdinTerminal() : undefined;
   const binds: AppBind[][] = apps.map((a) => volumeBinds(pod, a.mounts));
