@@ -190,13 +190,14 @@ test('a failed start whose pod is gone forgets the sandbox and frees its name', 
 });
 
 test('a second RunPodSandbox with the name of one starting is ALREADY_EXISTS, other names are not held up', async (t) => {
-  const { ctx } = await fakeCriContext(t, { sandbox: 'setTimeout(() => process.exit(1), 300)' });
+  // the fake pods fail after 2 s: time enough, even on a loaded machine, to see both starting
+  const { ctx } = await fakeCriContext(t, { sandbox: 'setTimeout(() => process.exit(1), 2000)' });
   const first = runPodSandbox(ctx, { config: sandboxConfig('p'), runtime_handler: '' });
   const second = runPodSandbox(ctx, { config: sandboxConfig('p'), runtime_handler: '' });
   const other = runPodSandbox(ctx, { config: sandboxConfig('q'), runtime_handler: '' });
   t.true(hasCode(await t.throwsAsync(second), 'cri.already-exists'));
   // both starting at once (one lock each), both failing on their own
-  await sleep(50);
+  for (let i = 0; i < 150 && ctx.state.listSandboxes().length < 2; i++) await sleep(10);
   t.is(ctx.state.listSandboxes().length, 2);
   t.true(hasCode(await t.throwsAsync(first), 'cri.sandbox-start'));
   t.true(hasCode(await t.throwsAsync(other), 'cri.sandbox-start'));
