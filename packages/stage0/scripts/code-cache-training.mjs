@@ -1,9 +1,9 @@
 // The code cache training scenario of `rkt` (package.json "codeCacheTraining", run by
 // tools/build.mjs). V8's code cache holds the functions compiled while it is made, so it is made
 // at the end of the run users wait on most: `rkt prepare` of images already in the store (`rkt
-// run` is the same path plus the exec of stage1), given its global flags in the form that goes
-// through yargs, so that the commands that use the parser (`rkt version`, `list`...) find it
-// compiled too. The images are two tiny ACIs made here (an app, and an image that declares
+// run` is the same path plus the exec of stage1), given its global flags in a form only yargs
+// takes, so that the commands that use the parser (`rkt version`, `list`...) find it compiled
+// too. The images are two tiny ACIs made here (an app, and an image that declares
 // itself a stage1); nothing runs, nothing is mounted, and the temporary data directory is
 // removed afterwards. Works without root.
 //
@@ -45,10 +45,9 @@ export async function setup(bin) {
     };
     const appKey = fetch(app);
     const stage1Key = fetch(stage1);
-    // global flags as separate words: the run goes through yargs (src/cli/fast-path.ts skips it
-    // for `--name=value`), so that the cache holds the parser other commands use as well
-    const spaced = globals.flatMap((g) => g.split(/=(.*)/s, 2));
-    return { args: [...spaced, 'prepare', '--quiet', `--stage1-hash=${stage1Key}`, appKey], cleanup };
+    // --dir given twice: only yargs accepts that (src/cli/fast-path.ts hands it over), so the
+    // cache also holds the parser that other commands use
+    return { args: [globals[0], ...globals, 'prepare', '--quiet', `--stage1-hash=${stage1Key}`, appKey], cleanup };
   } catch (e) {
     cleanup();
     throw e;
