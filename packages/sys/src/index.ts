@@ -12,4 +12,4 @@ export { readMountInfo, parseMountInfo, mountsUnder, unmountTree, type MountInfo
 export { CAPABILITIES, CAP_LAST_CAP, capName, capNumber, type CapabilityName } from './capabilities';
 export { describeErrno, errnoOf } from './errno';
 export * from './constants';
-export { openPty, setWindowSize, getWindowSize, setRaw, setNonBlocking, connectTcpInNetns, socketError, closeFd, type Pty, type NetnsConnection } from './terminal';
+export { openPty, setWindowSize, getWindowSize, setRaw, setNonBlocking, connectTcpInNetns, connectResult, socketError, closeFd, type Pty, type NetnsConnection } from './terminal';

@@ -222,19 +222,27 @@ function startConnect(fd: number, addr: Buffer, what: string): NetnsConnection {
     break;
   }
   // loopback: the handshake has usually run by now
+  const err = connectResult(fd);
+  if (err === undefined) return { fd, connected: false };
+  if (err) {
+    c.call('close', fd);
+    throw sysError('connect', 'connect', what, err);
+  }
+  return { fd, connected: true };
+}
+
+/**
+ * Where the connection a {@link connectTcpInNetns} started stands, without blocking: undefined
+ * while the handshake goes on (say, the listener's backlog is full and the SYN is retried), 0
+ * once established, else the errno it failed with (the socket is left open for the caller).
+ */
+export function connectResult(fd: number): number | undefined {
   const pfd = Buffer.alloc(8);
   pfd.writeInt32LE(fd, 0);
   pfd.writeInt16LE(POLLOUT, 4);
-  const n = Number(c.call('poll', pfd, 1, 0));
-  if (n === 1 && pfd.readInt16LE(6) & (POLLOUT | POLLERR | POLLHUP)) {
-    const err = socketError(fd);
-    if (err) {
-      c.call('close', fd);
-      throw sysError('connect', 'connect', what, err);
-    }
-    return { fd, connected: true };
-  }
-  return { fd, connected: false };
+  const n = Number(libc().call('poll', pfd, 1, 0));
+  if (n === 1 && pfd.readInt16LE(6) & (POLLOUT | POLLERR | POLLHUP)) return socketError(fd);
+  return undefined;
 }
 
 /** The pending error of a socket (SO_ERROR), 0 when none. Errors: `sys.getsockopt`. */

@@ -24,7 +24,7 @@ import { netnsPath } from '@rktnetes/common';
 import { systemError, userError } from '@rktnetes/errors';
 import type { Logger } from '@rktnetes/log';
 import { ANNOTATION_APP_STDERR, ANNOTATION_APP_STDIN, ANNOTATION_APP_STDOUT } from '@rktnetes/stage1-abi';
-import { connectTcpInNetns, openPty } from '@rktnetes/sys';
+import { closeFd, connectResult, connectTcpInNetns, describeErrno, openPty } from '@rktnetes/sys';
 import type { PodView } from '../../pods/view';
 import type { Rkt } from '../rkt';
 import { PtyMaster } from './pty-master';
@@ -106,6 +106,26 @@ function forward(from: Readable, to: Writable): void {
     }
   });
   to.on('error', () => from.resume());
+}
+
+/** How long a port-forward connection's handshake may take inside the pod. */
+const CONNECT_TIMEOUT_MS = 20_000;
+
+/**
+ * Waits, polling every few ms, until the connection on `fd` is established; on failure or
+ * timeout closes `fd` and throws an Error naming the errno (as a synchronous refusal does).
+ */
+async function handshake(fd: number, what: string): Promise<void> {
+  const deadline = Date.now() + CONNECT_TIMEOUT_MS;
+  for (let delay = 1; ; delay = Math.min(delay * 2, 50)) {
+    const err = connectResult(fd);
+    if (err === 0) return;
+    if (err !== undefined || Date.now() > deadline) {
+      closeFd(fd);
+      throw new Error(`connect ${what}: ${describeErrno(err ?? 'ETIMEDOUT').message}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, delay));
+  }
 }
 
 /** The rkt backends. */
@@ -371,8 +391,10 @@ export function rktBackends(ctx: RktBackendContext): StreamBackends {
         throw systemError('cri.portforward', `sandbox ${t.sandboxId} has no network namespace (${(e as Error).message})`, { cause: e });
       }
       const c = connectTcpInNetns(ns, '127.0.0.1', port);
-      const s = new net.Socket({ fd: c.fd, readable: true, writable: true });
-      return s;
+      // a handshake still going on (the listener's backlog full: its SYN is retried) is waited
+      // for: the socket is only handed over once it is connected, or its error reported
+      if (!c.connected) await handshake(c.fd, `127.0.0.1:${port}`);
+      return new net.Socket({ fd: c.fd, readable: true, writable: true });
     },
     close() {
       for (const c of running) {
