@@ -20,6 +20,8 @@ interface Step {
   args: string[];
   env?: Record<string, string>;
   before?: (pod: TestPod) => Promise<unknown>;
+  /** waited for before PID 1's list is taken (an app that exits at once must have exited) */
+  after?: (pod: TestPod) => Promise<unknown>;
 }
 
 /** What a step gave, comparable between the two pods. */
@@ -46,8 +48,8 @@ const STEPS: Step[] = [
   { ep: 'app_stop', args: ['--debug=true', '--app=sleeper'] }, // not running: fine
   { ep: 'app_start', args: ['-app', 'sleeper', '-debug'] }, // restart, Go flag forms
   { ep: 'app_stop', args: ['--app', 'sleeper', '--debug=1', '--'], env: { RKTNETES_STOP_TIMEOUT: '05' } },
-  { ep: 'app_start', args: ['--debug=true', '--app=quick'] },
-  { ep: 'app_stop', args: ['--debug=true', '--app=quick'], before: (pod) => waitFor('quick exits', statusOf(pod, 'quick')) },
+  { ep: 'app_start', args: ['--debug=true', '--app=quick'], after: (pod) => waitFor('quick exits', statusOf(pod, 'quick')) },
+  { ep: 'app_stop', args: ['--debug=true', '--app=quick'] },
   { ep: 'app_start', args: ['--debug=false', '--app=stubborn'] },
   // ignores SIGTERM: SIGKILL after the timeout (137)
   { ep: 'app_stop', args: ['--debug=true', '--app=stubborn'], env: { RKTNETES_STOP_TIMEOUT: '1' }, before: (pod) => waitFor('trap', logHas(pod, 'stubborn', 'trapped', 1)) },
@@ -79,6 +81,7 @@ async function scenario(way: Way, t: ExecutionContext): Promise<{ out: Outcome[]
   for (const s of STEPS) {
     await s.before?.(pod);
     const r = await crossing(pod, s.ep, s.args, { way, env: s.env });
+    await s.after?.(pod);
     runs.push(r);
     out.push({ step: `${s.ep} ${s.args.join(' ')} ${JSON.stringify(s.env ?? {})}`, code: r.code, stdout: r.stdout, stderr: comparableStderr(pod, r.stderr), apps: await apps(pod) });
   }
