@@ -11,7 +11,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import * as loader from '@grpc/proto-loader';
-import { buildOciLayout, pushLayout, runCommand, stopChild, tmpDir, type OciLayoutOptions, type Registry } from '@rktnetes/testkit';
+import type { ExecutionContext } from 'ava';
+import { buildOciLayout, pushLayout, removeTree, runCommand, stopChild, tmpDir, type LeakCompare, type OciLayoutOptions, type Registry } from '@rktnetes/testkit';
 import { BIN, ensureBuilt } from './helpers/server';
 
 const PKG = fileURLToPath(new URL('..', import.meta.url));
@@ -106,3 +107,36 @@ export function rktOf(cri: CriServer) {
 }
 
 export { grpc };
+
+/**
+ * What every CRI suite checks last, once its server stopped: `rkt gc` leaves no pod, nothing
+ * naming one of `seen` (data dir, pod uuids...) leaked (`beforeLeakCheck` first removes what
+ * the suite made itself), then the suite's cleanups run and the data dir goes.
+ */
+export async function finishCri(
+  t: ExecutionContext,
+  cri: CriServer,
+  check: LeakCompare,
+  seen: ReadonlySet<string>,
+  cleanups: Array<() => unknown>,
+  beforeLeakCheck?: () => unknown,
+): Promise<void> {
+  const rkt = rktOf(cri);
+  await rkt('gc', '--grace-period=0s');
+  t.is((await rkt('list', '--no-legend')).stdout.trim(), '', 'no pods left');
+  await beforeLeakCheck?.();
+  const pattern = new RegExp([...seen].map((s) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('|'));
+  t.deepEqual((await check()).filter((l) => pattern.test(l)), [], 'resources leaked');
+  for (const fn of cleanups.reverse()) await fn();
+  await removeTree(join(cri.dataDir, '..'));
+}
+
+/** The error a call failed with; throws when it succeeded. */
+export async function fails(p: Promise<unknown>): Promise<grpc.ServiceError> {
+  try {
+    await p;
+  } catch (e) {
+    return e as grpc.ServiceError;
+  }
+  throw new Error('the call succeeded');
+}

@@ -10,8 +10,8 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { podDir } from '@rktnetes/common';
 import { MNT_DETACH, MS_BIND, MS_REC, MS_SHARED, realSys } from '@rktnetes/sys';
-import { busyboxTree, hasBusybox, hasTool, isRoot, leakCheck, removeTree, type LeakCompare } from '@rktnetes/testkit';
-import { bundlesPresent, criClient, grpc, pushImage, rktOf, startCri, startRegistry, type CriClient, type CriServer, type Registry } from './cri-fixture';
+import { busyboxTree, hasBusybox, hasTool, isRoot, leakCheck, type LeakCompare } from '@rktnetes/testkit';
+import { bundlesPresent, criClient, fails, finishCri, grpc, pushImage, startCri, startRegistry, type CriClient, type CriServer, type Registry } from './cri-fixture';
 
 const enabled = isRoot() && hasBusybox() && bundlesPresent() && hasTool('docker-registry') && hasTool('skopeo');
 const it = enabled ? test.serial : test.skip;
@@ -57,30 +57,17 @@ test.after.always(async (t) => {
     client.close();
     await cri.stop();
   }
-  const rkt = rktOf(cri);
-  await rkt('gc', '--grace-period=0s');
-  t.is((await rkt('list', '--no-legend')).stdout.trim(), '', 'no pods left');
-  for (const h of readdirSync('/sys/fs/cgroup')) {
-    try {
-      rmdirSync(join('/sys/fs/cgroup', h, PARENT));
-    } catch {
-      // not there
+  await finishCri(t, cri, env.check, env.seen, cleanups, () => {
+    for (const h of readdirSync('/sys/fs/cgroup')) {
+      try {
+        rmdirSync(join('/sys/fs/cgroup', h, PARENT));
+      } catch {
+        // not there
+      }
     }
-  }
-  const pattern = new RegExp([...env.seen].map((s) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('|'));
-  t.deepEqual((await env.check()).filter((l) => pattern.test(l)), [], 'resources leaked');
-  for (const fn of cleanups.reverse()) await fn();
-  await removeTree(join(cri.dataDir, '..'));
+  });
 });
 
-async function fails(p: Promise<unknown>): Promise<grpc.ServiceError> {
-  try {
-    await p;
-  } catch (e) {
-    return e as grpc.ServiceError;
-  }
-  throw new Error('the call succeeded');
-}
 
 const metadata = (name: string) => ({ name, namespace: 'default', uid: `uid-${name}`, attempt: 0 });
 const ns = (o: Record<string, string>) => ({ namespace_options: { network: 'POD', pid: 'POD', ipc: 'POD', ...o } });

@@ -10,9 +10,9 @@ import test, { type ExecutionContext } from 'ava';
 import { existsSync, readFileSync, renameSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { busyboxTree, hasBusybox, hasTool, isRoot, leakCheck, removeTree, type LeakCompare } from '@rktnetes/testkit';
+import { busyboxTree, hasBusybox, hasTool, isRoot, leakCheck, type LeakCompare } from '@rktnetes/testkit';
 import { cgroupSetOf, controllerDir, parseCgroupMounts } from '../src/cri/cgroups';
-import { bundlesPresent, criClient, grpc, pushImage, rktOf, startCri, startRegistry, type CriClient, type CriServer } from './cri-fixture';
+import { bundlesPresent, criClient, fails, finishCri, grpc, pushImage, startCri, startRegistry, type CriClient, type CriServer } from './cri-fixture';
 
 const enabled = isRoot() && hasBusybox() && bundlesPresent() && hasTool('docker-registry') && hasTool('skopeo');
 const it = enabled ? test.serial : test.skip;
@@ -60,23 +60,9 @@ test.after.always(async (t) => {
     client.close();
     await cri.stop();
   }
-  const rkt = rktOf(cri);
-  await rkt('gc', '--grace-period=0s');
-  t.is((await rkt('list', '--no-legend')).stdout.trim(), '', 'no pods left');
-  const pattern = new RegExp([...env.seen].map((s) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('|'));
-  t.deepEqual((await env.check()).filter((l) => pattern.test(l)), [], 'resources leaked');
-  for (const fn of cleanups.reverse()) await fn();
-  await removeTree(join(cri.dataDir, '..'));
+  await finishCri(t, cri, env.check, env.seen, cleanups);
 });
 
-async function fails(p: Promise<unknown>): Promise<grpc.ServiceError> {
-  try {
-    await p;
-  } catch (e) {
-    return e as grpc.ServiceError;
-  }
-  throw new Error('the call succeeded');
-}
 
 async function waitFor<T>(what: string, fn: () => Promise<T | undefined> | T | undefined, ms = 60_000): Promise<T> {
   const deadline = Date.now() + ms;

@@ -10,8 +10,8 @@ import { readdirSync } from 'node:fs';
 import net from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { busyboxTree, hasBusybox, hasTool, isRoot, leakCheck, removeTree, type LeakCompare } from '@rktnetes/testkit';
-import { bundlesPresent, criClient, freePort, grpc, pushImage, rktOf, startCri, startRegistry, type CriClient, type CriServer, type Registry } from './cri-fixture';
+import { busyboxTree, hasBusybox, hasTool, isRoot, leakCheck, type LeakCompare } from '@rktnetes/testkit';
+import { bundlesPresent, criClient, fails, finishCri, freePort, grpc, pushImage, startCri, startRegistry, type CriClient, type CriServer, type Registry } from './cri-fixture';
 import { plainStatus, spdyCommand, spdyConnect, spdyForward, wsCommand, wsForward } from './helpers/k8s-streams';
 
 const enabled = isRoot() && hasBusybox() && bundlesPresent() && hasTool('docker-registry') && hasTool('skopeo');
@@ -87,27 +87,14 @@ test.after.always(async (t) => {
     client.close();
     await cri.stop();
   }
-  const rkt = rktOf(cri);
-  await rkt('gc', '--grace-period=0s');
-  t.is((await rkt('list', '--no-legend')).stdout.trim(), '', 'no pods left');
+  // nothing of the sessions is left running
   const stray = execFileSync('ps', ['-eo', 'args'], { encoding: 'utf8' })
     .split('\n')
     .filter((l) => l.includes(cri.dataDir) && /\b(attach|exec)\b/.test(l));
   t.deepEqual(stray, [], 'no rkt exec or attach left running');
-  const pattern = new RegExp([...env.seen].map((s) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('|'));
-  t.deepEqual((await env.check()).filter((l) => pattern.test(l)), [], 'resources leaked');
-  for (const fn of cleanups.reverse()) await fn();
-  await removeTree(join(cri.dataDir, '..'));
+  await finishCri(t, cri, env.check, env.seen, cleanups);
 });
 
-async function fails(p: Promise<unknown>): Promise<grpc.ServiceError> {
-  try {
-    await p;
-  } catch (e) {
-    return e as grpc.ServiceError;
-  }
-  throw new Error('the call succeeded');
-}
 
 const execUrl = async (cid: string, cmd: string[], o: { stdin?: boolean; stderr?: boolean; tty?: boolean } = {}) =>
   (await env!.client.runtime('Exec', { container_id: cid, cmd, stdin: !!o.stdin, stdout: true, stderr: !!o.stderr, tty: !!o.tty })).url as string;

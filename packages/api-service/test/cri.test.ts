@@ -9,8 +9,8 @@ import test from 'ava';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { busyboxTree, hasBusybox, hasTool, isRoot, leakCheck, removeTree, type LeakCompare } from '@rktnetes/testkit';
-import { bundlesPresent, criClient, grpc, pushImage, rktOf, startCri, startRegistry, type CriClient, type CriServer, type Registry } from './cri-fixture';
+import { busyboxTree, hasBusybox, hasTool, isRoot, leakCheck, type LeakCompare } from '@rktnetes/testkit';
+import { bundlesPresent, criClient, fails, finishCri, grpc, pushImage, startCri, startRegistry, type CriClient, type CriServer, type Registry } from './cri-fixture';
 
 const enabled = isRoot() && hasBusybox() && bundlesPresent() && hasTool('docker-registry') && hasTool('skopeo') && hasTool('htpasswd');
 const it = enabled ? test : test.skip;
@@ -63,26 +63,10 @@ test.after.always(async (t) => {
     client.close();
     await cri.stop();
   }
-  const rkt = rktOf(cri);
-  await rkt('gc', '--grace-period=0s');
-  const left = await rkt('list', '--no-legend');
-  t.is(left.stdout.trim(), '', 'no pods left');
-  const pattern = new RegExp([...env.seen].map((s) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('|'));
-  const leaks = (await env.check()).filter((l) => pattern.test(l));
-  t.deepEqual(leaks, [], 'resources leaked');
-  for (const fn of cleanups.reverse()) await fn();
-  await removeTree(join(cri.dataDir, '..'));
+  await finishCri(t, cri, env.check, env.seen, cleanups);
 });
 
 /** The gRPC error of a call that must fail. */
-async function fails(p: Promise<unknown>): Promise<grpc.ServiceError> {
-  try {
-    await p;
-  } catch (e) {
-    return e as grpc.ServiceError;
-  }
-  throw new Error('the call succeeded');
-}
 
 async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, ms = 30_000): Promise<T> {
   const deadline = Date.now() + ms;
