@@ -7,18 +7,16 @@
 // which is walked again when older than 5 s; a kubelet asking every 10 s makes it walk every
 // time, so `walks` more calls are made 5.2 s apart. Also reported: the server's CPU time.
 // Usage: sudo node bench/cri-stats.mjs [containers=20] [runs=200] [walks=5]   (build first: stage0, stage1-coreos, api-service)
-import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { RKT, REPO, STAGE1_COREOS, check, fmt, isRoot, leftovers, requireBuilt, since, stats, table, workspace, writeBusyboxAci } from './lib.mjs';
+import { RKT, REPO, STAGE1_COREOS, check, fmt, isRoot, leftovers, requireBuilt, since, stats, table, workspace, writeBusyboxAci, startCriServer, CRI_BIN } from './lib.mjs';
 
 const count = Number(process.argv[2] ?? 20);
 const runs = Number(process.argv[3] ?? 200);
 const walks = Number(process.argv[4] ?? 5);
-const BIN = join(REPO, 'packages/api-service/dist/rkt-api-service.mjs');
 const PROTO = join(REPO, 'packages/api-service/proto/cri/api.proto');
 if (!isRoot()) throw new Error('needs root (pods)');
-requireBuilt(RKT, STAGE1_COREOS, BIN);
+requireBuilt(RKT, STAGE1_COREOS, CRI_BIN);
 
 const grpc = await import('@grpc/grpc-js');
 const loader = await import('@grpc/proto-loader');
@@ -30,25 +28,12 @@ let server;
 let client;
 const call = (method, req = {}) => new Promise((resolve, reject) => client[method](req, (err, res) => (err ? reject(err) : resolve(res))));
 
-/** Starts the CRI server; resolves once it printed `ready`. */
-function startServer() {
-  return new Promise((resolve, reject) => {
-    const args = [BIN, 'cri', '--cri-socket', socket, '--dir', ws.dataDir, '--rkt-path', ws.rktPath, '--local-config', ws.localConfig, '--system-config', ws.systemConfig, `--stage1-path=${STAGE1_COREOS}`, '--insecure-options=image'];
-    const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'] });
-    let err = '';
-    child.stderr.on('data', (d) => {
-      err += d;
-      if (/rkt-api-service: ready$/m.test(err)) resolve(child);
-    });
-    child.once('exit', (code) => reject(new Error(`CRI server exited with ${code}: ${err}`)));
-  });
-}
 
 try {
   const aci = writeBusyboxAci(join(ws.dir, 'sleep.aci'), { name: 'example.com/bench-sleep', exec: ['/bin/sleep', '3600'] });
   const key = check(ws.rkt(['fetch', '--insecure-options=image', aci]), 'rkt fetch').stdout.trim();
   check(ws.rkt(['fetch', '--insecure-options=image', STAGE1_COREOS]), 'rkt fetch stage1');
-  server = await startServer();
+  server = await startCriServer(ws, socket);
   const def = loader.loadSync(PROTO, { keepCase: true, longs: String, enums: String, defaults: true, oneofs: true });
   const v1 = grpc.loadPackageDefinition(def).runtime.v1;
   client = new v1.RuntimeService(`unix:${socket}`, grpc.credentials.createInsecure());

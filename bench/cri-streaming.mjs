@@ -19,16 +19,15 @@ import { createRequire } from 'node:module';
 import net from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { RKT, REPO, STAGE1_COREOS, check, fmt, isRoot, leftovers, requireBuilt, runOnce, since, stats, table, workspace, writeBusyboxAci } from './lib.mjs';
+import { RKT, REPO, STAGE1_COREOS, check, fmt, isRoot, leftovers, requireBuilt, runOnce, since, stats, table, workspace, writeBusyboxAci, startCriServer, CRI_BIN } from './lib.mjs';
 
 const runs = Number(process.argv[2] ?? 50);
-const BIN = join(REPO, 'packages/api-service/dist/rkt-api-service.mjs');
 const PROTO = join(REPO, 'packages/api-service/proto/cri/api.proto');
 const CRICTL = '/tmp/cri-tools-bin/crictl';
 const DOWNLOAD = 64 << 20;
 const ECHO = 16 << 20;
 if (!isRoot()) throw new Error('needs root (pods)');
-requireBuilt(RKT, STAGE1_COREOS, BIN);
+requireBuilt(RKT, STAGE1_COREOS, CRI_BIN);
 
 const require = createRequire(join(REPO, 'packages/api-service/package.json'));
 const grpc = require('@grpc/grpc-js');
@@ -44,18 +43,6 @@ let sandboxId;
 const children = [];
 const call = (method, req = {}) => new Promise((resolve, reject) => client[method](req, (err, res) => (err ? reject(err) : resolve(res))));
 
-function startServer() {
-  return new Promise((resolve, reject) => {
-    const args = [BIN, 'cri', '--cri-socket', socket, '--dir', ws.dataDir, '--rkt-path', ws.rktPath, '--local-config', ws.localConfig, '--system-config', ws.systemConfig, `--stage1-path=${STAGE1_COREOS}`, '--insecure-options=image'];
-    const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'] });
-    let err = '';
-    child.stderr.on('data', (d) => {
-      err += d;
-      if (/rkt-api-service: ready$/m.test(err)) resolve(child);
-    });
-    child.once('exit', (code) => reject(new Error(`CRI server exited with ${code}: ${err}`)));
-  });
-}
 
 /** A SPDY/3.1 connection to a streaming URL (spdy-transport), with its negotiated protocol. */
 function spdy(url, protocols) {
@@ -157,7 +144,7 @@ try {
   const aci = writeBusyboxAci(join(ws.dir, 'box.aci'), { name: 'example.com/bench-stream', exec: ['/bin/sleep', '3600'], applets: ['sh', 'sleep', 'true', 'cat', 'echo', 'nc', 'dd', 'head'] });
   const key = check(ws.rkt(['fetch', '--insecure-options=image', aci]), 'rkt fetch').stdout.trim();
   check(ws.rkt(['fetch', '--insecure-options=image', STAGE1_COREOS]), 'rkt fetch stage1');
-  server = await startServer();
+  server = await startCriServer(ws, socket);
   const def = loader.loadSync(PROTO, { keepCase: true, longs: String, enums: String, defaults: true, oneofs: true });
   const v1 = grpc.loadPackageDefinition(def).runtime.v1;
   client = new v1.RuntimeService(`unix:${socket}`, grpc.credentials.createInsecure());

@@ -154,6 +154,26 @@ export function requireBuilt(...paths) {
 
 export const isRoot = () => process.getuid?.() === 0;
 
+/** The bundled CRI server. */
+export const CRI_BIN = join(REPO, 'packages/api-service/dist/rkt-api-service.mjs');
+
+/**
+ * Starts `rkt-api-service cri` on `socket` over a workspace (see workspace) with stage1-coreos;
+ * resolves with the child once it printed `ready`.
+ */
+export function startCriServer(ws, socket) {
+  return new Promise((resolve, reject) => {
+    const args = [CRI_BIN, 'cri', '--cri-socket', socket, '--dir', ws.dataDir, '--rkt-path', ws.rktPath, '--local-config', ws.localConfig, '--system-config', ws.systemConfig, `--stage1-path=${STAGE1_COREOS}`, '--insecure-options=image'];
+    const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+    let err = '';
+    child.stderr.on('data', (d) => {
+      err += d;
+      if (/rkt-api-service: ready$/m.test(err)) resolve(child);
+    });
+    child.once('exit', (code) => reject(new Error(`CRI server exited with ${code}: ${err}`)));
+  });
+}
+
 /**
  * Copies the rkt bundle into `dir` (with a node_modules link, so that its external packages still
  * resolve), so that a benchmark keeps running the same build while others rebuild stage0. Waits
