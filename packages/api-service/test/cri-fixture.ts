@@ -108,23 +108,41 @@ export function rktOf(cri: CriServer) {
 
 export { grpc };
 
+/** What a CRI suite finishes with ({@link finishCri}). */
+export interface CriSuiteEnd {
+  cri: CriServer;
+  client: CriClient;
+  check: LeakCompare;
+  /** strings (data dir, pod uuids, addresses...) a leaked resource of this suite would name */
+  seen: ReadonlySet<string>;
+}
+
 /**
- * What every CRI suite checks last, once its server stopped: `rkt gc` leaves no pod, nothing
- * naming one of `seen` (data dir, pod uuids...) leaked (`beforeLeakCheck` first removes what
- * the suite made itself), then the suite's cleanups run and the data dir goes.
+ * What every CRI suite does last: remove every sandbox the server lists (`checkRemoved`: and
+ * assert none is left), close the client, stop the server; then `rkt gc` must leave no pod,
+ * `afterStop` runs (checks of the suite's own), nothing naming one of `seen` may have leaked
+ * (`beforeLeakCheck` first removes what the suite made itself), the suite's cleanups run and
+ * the data dir goes.
  */
 export async function finishCri(
   t: ExecutionContext,
-  cri: CriServer,
-  check: LeakCompare,
-  seen: ReadonlySet<string>,
+  end: CriSuiteEnd,
   cleanups: Array<() => unknown>,
-  beforeLeakCheck?: () => unknown,
+  opts: { checkRemoved?: boolean; afterStop?: () => unknown; beforeLeakCheck?: () => unknown } = {},
 ): Promise<void> {
+  const { cri, client, check, seen } = end;
+  try {
+    for (const s of (await client.runtime('ListPodSandbox', {})).items) await client.runtime('RemovePodSandbox', { pod_sandbox_id: s.id }).catch(() => undefined);
+    if (opts.checkRemoved) t.deepEqual((await client.runtime('ListPodSandbox', {})).items, [], 'every sandbox removed');
+  } finally {
+    client.close();
+    await cri.stop();
+  }
+  await opts.afterStop?.();
   const rkt = rktOf(cri);
   await rkt('gc', '--grace-period=0s');
   t.is((await rkt('list', '--no-legend')).stdout.trim(), '', 'no pods left');
-  await beforeLeakCheck?.();
+  await opts.beforeLeakCheck?.();
   const pattern = new RegExp([...seen].map((s) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('|'));
   t.deepEqual((await check()).filter((l) => pattern.test(l)), [], 'resources leaked');
   for (const fn of cleanups.reverse()) await fn();

@@ -50,21 +50,16 @@ test.before(async () => {
 
 test.after.always(async (t) => {
   if (!env) return;
-  const { client, cri } = env;
-  try {
-    for (const s of (await client.runtime('ListPodSandbox', {})).items) await client.runtime('RemovePodSandbox', { pod_sandbox_id: s.id }).catch(() => undefined);
-  } finally {
-    client.close();
-    await cri.stop();
-  }
-  await finishCri(t, cri, env.check, env.seen, cleanups, () => {
-    for (const h of readdirSync('/sys/fs/cgroup')) {
-      try {
-        rmdirSync(join('/sys/fs/cgroup', h, PARENT));
-      } catch {
-        // not there
+  await finishCri(t, env, cleanups, {
+    beforeLeakCheck: () => {
+      for (const h of readdirSync('/sys/fs/cgroup')) {
+        try {
+          rmdirSync(join('/sys/fs/cgroup', h, PARENT));
+        } catch {
+          // not there
+        }
       }
-    }
+    },
   });
 });
 

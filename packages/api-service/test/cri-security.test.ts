@@ -7,8 +7,8 @@
 import test from 'ava';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { busyboxTree, hasBusybox, hasTool, isRoot, leakCheck, removeTree, type LeakCompare } from '@rktnetes/testkit';
-import { bundlesPresent, criClient, grpc, pushImage, rktOf, startCri, startRegistry, type CriClient, type CriServer } from './cri-fixture';
+import { busyboxTree, hasBusybox, hasTool, isRoot, leakCheck, type LeakCompare } from '@rktnetes/testkit';
+import { bundlesPresent, criClient, finishCri, grpc, pushImage, startCri, startRegistry, type CriClient, type CriServer } from './cri-fixture';
 
 const enabled = isRoot() && hasBusybox() && bundlesPresent() && hasTool('docker-registry') && hasTool('skopeo');
 const it = enabled ? test.serial : test.skip;
@@ -49,22 +49,7 @@ test.before(async () => {
 });
 
 test.after.always(async (t) => {
-  if (!env) return;
-  const { client, cri } = env;
-  try {
-    await client.runtime('StopPodSandbox', { pod_sandbox_id: env.sandbox }).catch(() => undefined);
-    await client.runtime('RemovePodSandbox', { pod_sandbox_id: env.sandbox }).catch(() => undefined);
-  } finally {
-    client.close();
-    await cri.stop();
-  }
-  const rkt = rktOf(cri);
-  await rkt('gc', '--grace-period=0s');
-  t.is((await rkt('list', '--no-legend')).stdout.trim(), '', 'no pods left');
-  const leaks = (await env.check()).filter((l) => l.includes(env!.podUuid) || l.includes(cri.dataDir));
-  t.deepEqual(leaks, [], 'resources leaked');
-  for (const fn of cleanups.reverse()) await fn();
-  await removeTree(join(cri.dataDir, '..'));
+  if (env) await finishCri(t, { ...env, seen: new Set([env.cri.dataDir, env.podUuid]) }, cleanups);
 });
 
 let n = 0;

@@ -52,15 +52,7 @@ test.before(async () => {
 });
 
 test.after.always(async (t) => {
-  if (!env) return;
-  const { client, cri } = env;
-  try {
-    for (const s of (await client.runtime('ListPodSandbox', {})).items) await client.runtime('RemovePodSandbox', { pod_sandbox_id: s.id }).catch(() => undefined);
-  } finally {
-    client.close();
-    await cri.stop();
-  }
-  await finishCri(t, cri, env.check, env.seen, cleanups);
+  if (env) await finishCri(t, env, cleanups);
 });
 
 

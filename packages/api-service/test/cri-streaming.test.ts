@@ -80,19 +80,16 @@ test.before(async () => {
 
 test.after.always(async (t) => {
   if (!env) return;
-  const { client, cri } = env;
-  try {
-    for (const p of [...env.pods, env.hostPod]) await client.runtime('RemovePodSandbox', { pod_sandbox_id: p.sandbox }).catch(() => undefined);
-  } finally {
-    client.close();
-    await cri.stop();
-  }
-  // nothing of the sessions is left running
-  const stray = execFileSync('ps', ['-eo', 'args'], { encoding: 'utf8' })
-    .split('\n')
-    .filter((l) => l.includes(cri.dataDir) && /\b(attach|exec)\b/.test(l));
-  t.deepEqual(stray, [], 'no rkt exec or attach left running');
-  await finishCri(t, cri, env.check, env.seen, cleanups);
+  const { cri } = env;
+  await finishCri(t, env, cleanups, {
+    // nothing of the sessions is left running
+    afterStop: () => {
+      const stray = execFileSync('ps', ['-eo', 'args'], { encoding: 'utf8' })
+        .split('\n')
+        .filter((l) => l.includes(cri.dataDir) && /\b(attach|exec)\b/.test(l));
+      t.deepEqual(stray, [], 'no rkt exec or attach left running');
+    },
+  });
 });
 
 

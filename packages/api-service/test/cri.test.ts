@@ -53,17 +53,7 @@ test.before(async () => {
 });
 
 test.after.always(async (t) => {
-  if (!env) return;
-  const { client, cri } = env;
-  try {
-    const { items } = await client.runtime('ListPodSandbox', {});
-    for (const s of items) await client.runtime('RemovePodSandbox', { pod_sandbox_id: s.id }).catch(() => undefined);
-    t.deepEqual((await client.runtime('ListPodSandbox', {})).items, [], 'every sandbox removed');
-  } finally {
-    client.close();
-    await cri.stop();
-  }
-  await finishCri(t, cri, env.check, env.seen, cleanups);
+  if (env) await finishCri(t, env, cleanups, { checkRemoved: true });
 });
 
 /** The gRPC error of a call that must fail. */
