@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import * as loader from '@grpc/proto-loader';
 import type { ExecutionContext } from 'ava';
-import { buildOciLayout, pushLayout, removeTree, runCommand, stopChild, tmpDir, type LeakCompare, type OciLayoutOptions, type Registry } from '@rktnetes/testkit';
+import { buildOciLayout, busyboxTree, leakCheck, pushLayout, startRegistry, removeTree, runCommand, stopChild, tmpDir, type LeakCompare, type OciLayoutOptions, type FileTree, type Registry } from '@rktnetes/testkit';
 import { BIN, ensureBuilt } from './helpers/server';
 
 const PKG = fileURLToPath(new URL('..', import.meta.url));
@@ -107,6 +107,32 @@ export function rktOf(cri: CriServer) {
 }
 
 export { grpc };
+
+/** What {@link startCriSuite} starts. */
+export interface CriSuite {
+  check: LeakCompare;
+  registry: Registry;
+  cri: CriServer;
+  client: CriClient;
+  /** the image pushed and pulled, `<registry>/<name>` */
+  image: string;
+}
+
+/**
+ * How a CRI suite starts: a leak check baseline (cgroups included), a local registry holding
+ * image `name` (a busybox tree, `tree` when given, PATH set, `sh`), the server and a client,
+ * the image pulled through the server.
+ */
+export async function startCriSuite(t: Teardownable, name = 'test/busybox:1', tree?: FileTree): Promise<CriSuite> {
+  const check = await leakCheck({ cgroupRoots: ['/sys/fs/cgroup'] });
+  const registry = await startRegistry(t);
+  await pushImage(t, registry, [name], { layers: [tree ?? busyboxTree()], config: { Env: ['PATH=/usr/sbin:/usr/bin:/sbin:/bin'], Cmd: ['sh'] } });
+  const cri = await startCri(t);
+  const client = criClient(cri.socket);
+  const image = `${registry.host}/${name}`;
+  await client.image('PullImage', { image: { image } });
+  return { check, registry, cri, client, image };
+}
 
 /** What a CRI suite finishes with ({@link finishCri}). */
 export interface CriSuiteEnd {

@@ -10,8 +10,8 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { podDir } from '@rktnetes/common';
 import { MNT_DETACH, MS_BIND, MS_REC, MS_SHARED, realSys } from '@rktnetes/sys';
-import { busyboxTree, hasBusybox, hasTool, isRoot, leakCheck, type LeakCompare } from '@rktnetes/testkit';
-import { bundlesPresent, criClient, fails, finishCri, grpc, pushImage, startCri, startRegistry, type CriClient, type CriServer, type Registry } from './cri-fixture';
+import { busyboxTree, hasBusybox, hasTool, isRoot, type LeakCompare } from '@rktnetes/testkit';
+import { bundlesPresent, fails, finishCri, grpc, startCriSuite, type CriClient, type CriServer, type Registry } from './cri-fixture';
 
 const enabled = isRoot() && hasBusybox() && bundlesPresent() && hasTool('docker-registry') && hasTool('skopeo');
 const it = enabled ? test.serial : test.skip;
@@ -36,15 +36,9 @@ const sys = realSys();
 
 test.before(async () => {
   if (!enabled) return;
-  const check = await leakCheck({ cgroupRoots: ['/sys/fs/cgroup'] });
-  const registry = await startRegistry(hooks);
-  await pushImage(hooks, registry, ['test/busybox:1'], { layers: [busyboxTree({ extraApplets: ['pgrep'] })], config: { Env: ['PATH=/usr/sbin:/usr/bin:/sbin:/bin'], Cmd: ['sh'] } });
-  const cri = await startCri(hooks);
+  const { check, registry, cri, client, image } = await startCriSuite(hooks, 'test/busybox:1', busyboxTree({ extraApplets: ['pgrep'] }));
   const work = join(cri.dataDir, '..', 'work');
   mkdirSync(work);
-  const client = criClient(cri.socket);
-  const image = `${registry.host}/test/busybox:1`;
-  await client.image('PullImage', { image: { image } });
   env = { cri, client, registry, check, seen: new Set([cri.dataDir, PARENT]), image, work };
 });
 

@@ -7,8 +7,8 @@
 import test from 'ava';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { busyboxTree, hasBusybox, hasTool, isRoot, leakCheck, type LeakCompare } from '@rktnetes/testkit';
-import { bundlesPresent, criClient, finishCri, grpc, pushImage, startCri, startRegistry, type CriClient, type CriServer } from './cri-fixture';
+import { busyboxTree, hasBusybox, hasTool, isRoot, type LeakCompare } from '@rktnetes/testkit';
+import { bundlesPresent, finishCri, grpc, startCriSuite, type CriClient, type CriServer } from './cri-fixture';
 
 const enabled = isRoot() && hasBusybox() && bundlesPresent() && hasTool('docker-registry') && hasTool('skopeo');
 const it = enabled ? test.serial : test.skip;
@@ -29,14 +29,8 @@ const hooks = { teardown: (fn: () => unknown) => void cleanups.push(fn) };
 
 test.before(async () => {
   if (!enabled) return;
-  const check = await leakCheck({ cgroupRoots: ['/sys/fs/cgroup'] });
-  const registry = await startRegistry(hooks);
   const tree = { ...busyboxTree(), 'etc/secret': { type: 'file' as const, content: 's3cret\n' } };
-  await pushImage(hooks, registry, ['test/secure:1'], { layers: [tree], config: { Env: ['PATH=/usr/sbin:/usr/bin:/sbin:/bin'], Cmd: ['sh'] } });
-  const cri = await startCri(hooks);
-  const client = criClient(cri.socket);
-  const image = `${registry.host}/test/secure:1`;
-  await client.image('PullImage', { image: { image } });
+  const { check, cri, client, image } = await startCriSuite(hooks, 'test/secure:1', tree);
   const profiles = join(cri.dataDir, '..', 'profiles');
   mkdirSync(profiles);
   const sandboxConfig = {

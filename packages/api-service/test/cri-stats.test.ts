@@ -10,9 +10,9 @@ import test, { type ExecutionContext } from 'ava';
 import { existsSync, readFileSync, renameSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { busyboxTree, hasBusybox, hasTool, isRoot, leakCheck, type LeakCompare } from '@rktnetes/testkit';
+import { hasBusybox, hasTool, isRoot, type LeakCompare } from '@rktnetes/testkit';
 import { cgroupSetOf, controllerDir, parseCgroupMounts } from '../src/cri/cgroups';
-import { bundlesPresent, criClient, fails, finishCri, grpc, pushImage, startCri, startRegistry, type CriClient, type CriServer } from './cri-fixture';
+import { bundlesPresent, fails, finishCri, grpc, startCriSuite, type CriClient, type CriServer } from './cri-fixture';
 
 const enabled = isRoot() && hasBusybox() && bundlesPresent() && hasTool('docker-registry') && hasTool('skopeo');
 const it = enabled ? test.serial : test.skip;
@@ -37,13 +37,7 @@ const hooks = { teardown: (fn: () => unknown) => void cleanups.push(fn) };
 
 test.before(async () => {
   if (!enabled) return;
-  const check = await leakCheck({ cgroupRoots: ['/sys/fs/cgroup'] });
-  const registry = await startRegistry(hooks);
-  await pushImage(hooks, registry, ['test/busybox:1'], { layers: [busyboxTree()], config: { Env: ['PATH=/usr/sbin:/usr/bin:/sbin:/bin'], Cmd: ['sh'] } });
-  const cri = await startCri(hooks);
-  const client = criClient(cri.socket);
-  const image = `${registry.host}/test/busybox:1`;
-  await client.image('PullImage', { image: { image } });
+  const { check, cri, client, image } = await startCriSuite(hooks);
   const logDir = join(cri.dataDir, '..', 'logs');
   const podConfig = { metadata: { name: 'stats', namespace: 'default', uid: 'uid-stats', attempt: 0 }, log_directory: logDir, labels: { app: 'stats' } };
   const { pod_sandbox_id: sb } = await client.runtime('RunPodSandbox', { config: podConfig });

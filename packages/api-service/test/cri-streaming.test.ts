@@ -10,8 +10,8 @@ import { readdirSync } from 'node:fs';
 import net from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { busyboxTree, hasBusybox, hasTool, isRoot, leakCheck, type LeakCompare } from '@rktnetes/testkit';
-import { bundlesPresent, criClient, fails, finishCri, freePort, grpc, pushImage, startCri, startRegistry, type CriClient, type CriServer, type Registry } from './cri-fixture';
+import { hasBusybox, hasTool, isRoot, type LeakCompare } from '@rktnetes/testkit';
+import { bundlesPresent, fails, finishCri, freePort, grpc, startCriSuite, type CriClient, type CriServer, type Registry } from './cri-fixture';
 import { plainStatus, spdyCommand, spdyConnect, spdyForward, wsCommand, wsForward } from './helpers/k8s-streams';
 
 const enabled = isRoot() && hasBusybox() && bundlesPresent() && hasTool('docker-registry') && hasTool('skopeo');
@@ -65,13 +65,7 @@ async function container(client: CriClient, sandbox: string, sandboxConfig: obje
 
 test.before(async () => {
   if (!enabled) return;
-  const check = await leakCheck({ cgroupRoots: ['/sys/fs/cgroup'] });
-  const registry = await startRegistry(hooks);
-  await pushImage(hooks, registry, ['test/busybox:1'], { layers: [busyboxTree()], config: { Env: ['PATH=/usr/sbin:/usr/bin:/sbin:/bin'], Cmd: ['sh'] } });
-  const cri = await startCri(hooks);
-  const client = criClient(cri.socket);
-  const image = `${registry.host}/test/busybox:1`;
-  await client.image('PullImage', { image: { image } });
+  const { check, registry, cri, client, image } = await startCriSuite(hooks);
   const seen = new Set([cri.dataDir]);
   const [a, b, hostPod] = await Promise.all([runPod(client, image, 'pod-a', false, seen), runPod(client, image, 'pod-b', false, seen), runPod(client, image, 'pod-host', true, seen)]);
   const hostPort = await freePort();
